@@ -1,0 +1,395 @@
+//! The physical address map of a PC.
+//!
+//! ```text
+//! 0x0000_0000 ..  0x0009_FFFF   RAM (conventional memory)
+//! 0x000A_0000 ..  0x000B_FFFF   VGA window (MMIO when a display claims it)
+//! 0x000C_0000 ..  0x000D_FFFF   option ROM area (open bus for now)
+//! 0x000E_0000 ..  0x000F_FFFF   alias of the last 128 KiB of the BIOS ROM
+//! 0x0010_0000 ..  RAM size      RAM (extended memory)
+//! ...                           MMIO regions, open bus
+//! 4 GiB - ROM size .. 4 GiB     the BIOS ROM
+//! ```
+//!
+//! With the A20 gate closed, address bit 20 is forced to zero before any of
+//! this is consulted, as the 8042/port-0x92 gate does on a PC.
+
+use crate::addr::{PhysAddr, PAGE_SHIFT, PAGE_SIZE};
+use crate::bus::{MmioDevice, Shared};
+use crate::ram::GuestRam;
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::Rc;
+
+/// How much of the BIOS ROM is visible below 1 MiB (at 0xE0000..0xFFFFF).
+pub const BIOS_ALIAS_SIZE: u64 = 128 * 1024;
+const FOUR_GIB: u64 = 1 << 32;
+const LOW_HOLE: std::ops::Range<u64> = 0xA0000..0x100000;
+
+/// Host errors building the memory map.
+#[derive(Debug, thiserror::Error)]
+pub enum MemError {
+    /// The host could not provide the memory.
+    #[error("cannot allocate guest memory: {0}")]
+    Host(#[from] std::io::Error),
+    /// A ROM image of a size a PC cannot map.
+    #[error("BIOS ROM must be a multiple of 64 KiB between 64 KiB and 16 MiB, not {0} bytes")]
+    RomSize(usize),
+    /// RAM size outside what a 32-bit PC can hold.
+    #[error("RAM size must be between 1 MiB and 3 GiB, not {0} MiB")]
+    RamSize(u64),
+    /// Two MMIO regions overlap.
+    #[error("MMIO region {0:#x}..{1:#x} overlaps another region")]
+    Overlap(u64, u64),
+}
+
+/// What a physical address refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Region {
+    /// RAM at this offset into [`GuestRam`].
+    Ram(u64),
+    /// The BIOS ROM at this offset.
+    Rom(u64),
+    /// An MMIO region: its index and the offset into it.
+    Mmio(usize, u64),
+    /// Nothing: reads return all ones, writes are dropped.
+    Unmapped,
+}
+
+struct MmioRegion {
+    start: u64,
+    len: u64,
+    dev: Shared<dyn MmioDevice>,
+}
+
+/// The guest's physical address space.
+pub struct PhysMemory {
+    ram: GuestRam,
+    ram_size: u64,
+    rom: Option<GuestRam>,
+    rom_size: u64,
+    mmio: Vec<MmioRegion>,
+    /// Start address -> index into `mmio`.
+    mmio_index: BTreeMap<u64, usize>,
+    a20: Rc<Cell<bool>>,
+    /// One byte per RAM page: non-zero when decoded or translated code
+    /// depends on the page.
+    code_pages: Vec<u8>,
+    /// RAM pages that held code and were written since the CPU last looked.
+    smc_pages: Vec<u64>,
+}
+
+impl fmt::Debug for PhysMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhysMemory")
+            .field("ram_size", &self.ram_size)
+            .field("rom_size", &self.rom_size)
+            .field("mmio_regions", &self.mmio.len())
+            .field("a20", &self.a20.get())
+            .finish()
+    }
+}
+
+impl PhysMemory {
+    /// A map with `ram_mib` MiB of RAM and no ROM.
+    ///
+    /// # Errors
+    /// The size is out of range or the host has no memory for it.
+    pub fn new(ram_mib: u64) -> Result<Self, MemError> {
+        if !(1..=3072).contains(&ram_mib) {
+            return Err(MemError::RamSize(ram_mib));
+        }
+        let ram_size = ram_mib << 20;
+        let ram = GuestRam::new("strachey-ram", usize::try_from(ram_size).unwrap_or(usize::MAX))?;
+        Ok(Self {
+            ram,
+            ram_size,
+            rom: None,
+            rom_size: 0,
+            mmio: Vec::new(),
+            mmio_index: BTreeMap::new(),
+            a20: Rc::new(Cell::new(true)),
+            code_pages: vec![0; (ram_size >> PAGE_SHIFT) as usize],
+            smc_pages: Vec::new(),
+        })
+    }
+
+    /// Map `image` as the BIOS ROM at the top of 4 GiB, with its last
+    /// 128 KiB (or all of it, if smaller) aliased below 1 MiB.
+    ///
+    /// # Errors
+    /// The image size is not a multiple of 64 KiB in 64 KiB..=16 MiB.
+    pub fn load_bios(&mut self, image: &[u8]) -> Result<(), MemError> {
+        let n = image.len();
+        if n == 0 || n % 0x10000 != 0 || n > 16 << 20 {
+            return Err(MemError::RomSize(n));
+        }
+        let rom = GuestRam::new("strachey-rom", n)?;
+        rom.write(0, image);
+        self.rom = Some(rom);
+        self.rom_size = n as u64;
+        Ok(())
+    }
+
+    /// Add an MMIO region of `len` bytes at `start`.
+    ///
+    /// # Errors
+    /// It overlaps a region already added.
+    pub fn add_mmio(
+        &mut self,
+        start: PhysAddr,
+        len: u64,
+        dev: Shared<dyn MmioDevice>,
+    ) -> Result<(), MemError> {
+        let (s, e) = (start.0, start.0 + len);
+        let clash = self.mmio.iter().any(|r| s < r.start + r.len && r.start < e);
+        if len == 0 || clash {
+            return Err(MemError::Overlap(s, e));
+        }
+        self.mmio_index.insert(s, self.mmio.len());
+        self.mmio.push(MmioRegion { start: s, len, dev });
+        Ok(())
+    }
+
+    /// RAM size in bytes.
+    pub fn ram_size(&self) -> u64 {
+        self.ram_size
+    }
+
+    /// The RAM block (for mapping it elsewhere, loading images, dumps).
+    pub fn ram(&self) -> &GuestRam {
+        &self.ram
+    }
+
+    /// The ROM block, if a BIOS was loaded.
+    pub fn rom(&self) -> Option<&GuestRam> {
+        self.rom.as_ref()
+    }
+
+    /// The A20 gate's shared line: devices (8042, port 0x92) set it.
+    pub fn a20_line(&self) -> Rc<Cell<bool>> {
+        self.a20.clone()
+    }
+
+    /// Whether address line 20 is enabled.
+    pub fn a20_enabled(&self) -> bool {
+        self.a20.get()
+    }
+
+    /// Apply the A20 gate to an address.
+    #[inline]
+    pub fn mask_a20(&self, addr: PhysAddr) -> PhysAddr {
+        if self.a20.get() {
+            addr
+        } else {
+            PhysAddr(addr.0 & !(1 << 20))
+        }
+    }
+
+    /// What `addr` (after the A20 gate) refers to.
+    pub fn region(&self, addr: PhysAddr) -> Region {
+        let a = self.mask_a20(addr).0 & (FOUR_GIB - 1);
+        if a < self.ram_size && !LOW_HOLE.contains(&a) {
+            return Region::Ram(a);
+        }
+        if self.rom_size > 0 {
+            if a >= FOUR_GIB - self.rom_size {
+                return Region::Rom(a - (FOUR_GIB - self.rom_size));
+            }
+            let alias = BIOS_ALIAS_SIZE.min(self.rom_size);
+            if (0x100000 - alias..0x100000).contains(&a) {
+                return Region::Rom(self.rom_size - (0x100000 - a));
+            }
+        }
+        if let Some((_, &i)) = self.mmio_index.range(..=a).next_back() {
+            let r = &self.mmio[i];
+            if a < r.start + r.len {
+                return Region::Mmio(i, a - r.start);
+            }
+        }
+        Region::Unmapped
+    }
+
+    /// Host pointer to the page containing `addr` if it is plain memory:
+    /// `(pointer to the page start, writable)`. ROM pages are read-only;
+    /// MMIO and holes have no pointer.
+    pub fn host_page(&self, addr: PhysAddr) -> Option<(*mut u8, bool)> {
+        let page = PhysAddr(addr.0 & !(PAGE_SIZE - 1));
+        match self.region(page) {
+            Region::Ram(off) => Some((self.ram.host_ptr(off as usize), true)),
+            Region::Rom(off) => self.rom.as_ref().map(|r| (r.host_ptr(off as usize), false)),
+            _ => None,
+        }
+    }
+
+    /// Read `buf.len()` bytes at `addr`. Accesses may cross regions.
+    pub fn read(&mut self, addr: PhysAddr, buf: &mut [u8]) {
+        let single = self.same_region(addr, buf.len());
+        if !single {
+            for (i, b) in buf.iter_mut().enumerate() {
+                let mut one = [0u8];
+                self.read(PhysAddr(addr.0 + i as u64), &mut one);
+                *b = one[0];
+            }
+            return;
+        }
+        match self.region(addr) {
+            Region::Ram(off) => self.ram.read(off as usize, buf),
+            Region::Rom(off) => match &self.rom {
+                Some(r) => r.read(off as usize, buf),
+                None => buf.fill(0xff),
+            },
+            Region::Mmio(i, off) => self.mmio[i].dev.borrow_mut().read(off, buf),
+            Region::Unmapped => buf.fill(0xff),
+        }
+    }
+
+    /// Write `buf` at `addr`. ROM and holes drop writes; a write to a RAM
+    /// page that holds code is recorded for the CPU (see
+    /// [`PhysMemory::take_smc_pages`]).
+    pub fn write(&mut self, addr: PhysAddr, buf: &[u8]) {
+        if !self.same_region(addr, buf.len()) {
+            for (i, b) in buf.iter().enumerate() {
+                self.write(PhysAddr(addr.0 + i as u64), &[*b]);
+            }
+            return;
+        }
+        match self.region(addr) {
+            Region::Ram(off) => {
+                self.ram.write(off as usize, buf);
+                let first = off >> PAGE_SHIFT;
+                let last = (off + buf.len() as u64 - 1) >> PAGE_SHIFT;
+                for p in first..=last {
+                    if self.code_pages[p as usize] != 0 {
+                        self.code_pages[p as usize] = 0;
+                        self.smc_pages.push(p);
+                    }
+                }
+            }
+            Region::Mmio(i, off) => self.mmio[i].dev.borrow_mut().write(off, buf),
+            Region::Rom(_) | Region::Unmapped => {}
+        }
+    }
+
+    fn same_region(&self, addr: PhysAddr, len: usize) -> bool {
+        if len <= 1 {
+            return true;
+        }
+        let last = PhysAddr(addr.0 + len as u64 - 1);
+        if addr.page() == last.page() && !matches!(self.region(addr), Region::Mmio(..)) {
+            return true;
+        }
+        match (self.region(addr), self.region(last)) {
+            (Region::Ram(a), Region::Ram(b)) | (Region::Rom(a), Region::Rom(b)) => b == a + len as u64 - 1,
+            (Region::Mmio(i, a), Region::Mmio(j, b)) => i == j && b == a + len as u64 - 1,
+            (Region::Unmapped, Region::Unmapped) => true,
+            _ => false,
+        }
+    }
+
+    /// Read a little-endian value of `N` bytes.
+    pub fn read_le<const N: usize>(&mut self, addr: PhysAddr) -> [u8; N] {
+        let mut b = [0u8; N];
+        self.read(addr, &mut b);
+        b
+    }
+
+    /// Note that code was decoded from the RAM page holding `addr`. Returns
+    /// true if the page was not marked before (the caller must then drop
+    /// any writable TLB entries to it).
+    pub fn mark_code(&mut self, addr: PhysAddr) -> bool {
+        match self.region(addr) {
+            Region::Ram(off) => {
+                let p = &mut self.code_pages[(off >> PAGE_SHIFT) as usize];
+                let new = *p == 0;
+                *p = 1;
+                new
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the RAM page holding `addr` is marked as holding code.
+    pub fn is_code(&self, addr: PhysAddr) -> bool {
+        match self.region(addr) {
+            Region::Ram(off) => self.code_pages[(off >> PAGE_SHIFT) as usize] != 0,
+            _ => false,
+        }
+    }
+
+    /// Whether a code page was written since the last [`Self::take_smc_pages`].
+    #[inline]
+    pub fn smc_pending(&self) -> bool {
+        !self.smc_pages.is_empty()
+    }
+
+    /// RAM page numbers (RAM offset >> 12) that held code and were written.
+    pub fn take_smc_pages(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.smc_pages)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    #[test]
+    fn pc_layout() {
+        let mut m = PhysMemory::new(2).unwrap();
+        let mut rom = vec![0u8; 0x20000];
+        rom[0x1fff0] = 0xea; // reset vector
+        rom[0] = 0x11;
+        m.load_bios(&rom).unwrap();
+        assert_eq!(m.read_le::<1>(PhysAddr(0xffff_fff0)), [0xea]);
+        assert_eq!(m.read_le::<1>(PhysAddr(0xffff0)), [0xea]);
+        assert_eq!(m.read_le::<1>(PhysAddr(0xe0000)), [0x11]);
+        assert_eq!(m.region(PhysAddr(0xa0000)), Region::Unmapped);
+        assert_eq!(m.region(PhysAddr(0x1fffff)), Region::Ram(0x1fffff));
+        assert_eq!(m.region(PhysAddr(0x200000)), Region::Unmapped);
+        m.write(PhysAddr(0xffff0), &[0]);
+        assert_eq!(m.read_le::<1>(PhysAddr(0xffff0)), [0xea], "ROM ignores writes");
+        assert!(m.load_bios(&[0; 1000]).is_err());
+    }
+
+    #[test]
+    fn a20_wraps_bit_20() {
+        let mut m = PhysMemory::new(4).unwrap();
+        m.write(PhysAddr(0x100010), &[0x5a]);
+        m.write(PhysAddr(0x10), &[0xa5]);
+        m.a20_line().set(false);
+        assert_eq!(m.read_le::<1>(PhysAddr(0x100010)), [0xa5]);
+        m.a20_line().set(true);
+        assert_eq!(m.read_le::<1>(PhysAddr(0x100010)), [0x5a]);
+    }
+
+    struct Reg(u32);
+    impl MmioDevice for Reg {
+        fn read(&mut self, off: u64, data: &mut [u8]) {
+            let v = (self.0 as u64 + off).to_le_bytes();
+            data.copy_from_slice(&v[..data.len()]);
+        }
+        fn write(&mut self, _off: u64, data: &[u8]) {
+            self.0 = u32::from(data[0]);
+        }
+    }
+
+    #[test]
+    fn mmio_dispatch_and_smc() {
+        let mut m = PhysMemory::new(2).unwrap();
+        let dev: Shared<dyn MmioDevice> = Rc::new(RefCell::new(Reg(0x100)));
+        m.add_mmio(PhysAddr(0xfee0_0000), 0x1000, dev.clone()).unwrap();
+        assert!(m.add_mmio(PhysAddr(0xfee0_0800), 0x1000, dev).is_err());
+        assert_eq!(u32::from_le_bytes(m.read_le(PhysAddr(0xfee0_0004))), 0x104);
+        m.write(PhysAddr(0xfee0_0000), &[7]);
+        assert_eq!(m.read_le::<1>(PhysAddr(0xfee0_0001)), [8]);
+
+        assert!(m.mark_code(PhysAddr(0x1234)));
+        assert!(!m.mark_code(PhysAddr(0x1000)));
+        m.write(PhysAddr(0x2000), &[1]);
+        assert!(!m.smc_pending());
+        m.write(PhysAddr(0x1fff), &[1, 2]);
+        assert_eq!(m.take_smc_pages(), vec![1]);
+        assert!(!m.is_code(PhysAddr(0x1000)));
+    }
+}

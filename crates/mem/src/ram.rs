@@ -1,0 +1,148 @@
+//! Guest RAM: one memfd, mapped shared into this process.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+/// A block of guest memory backed by a memfd. RAM is one of these; the BIOS
+/// ROM is another. Cloning shares the same pages.
+///
+/// The mapping lives as long as any clone, so host pointers taken from it
+/// (see [`GuestRam::host_ptr`]) stay valid while the holder keeps a clone.
+#[derive(Clone, Debug)]
+pub struct GuestRam(Arc<Mapping>);
+
+#[derive(Debug)]
+struct Mapping {
+    fd: OwnedFd,
+    base: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain shared memory; concurrent access to guest RAM
+// is the guest's business (as on real hardware), and every access goes
+// through unaligned raw reads/writes, never through Rust references.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `base`/`len` are exactly what mmap returned, and no
+        // pointer into the mapping outlives the last `Arc` to it.
+        unsafe {
+            libc::munmap(self.base.as_ptr().cast(), self.len);
+        }
+    }
+}
+
+impl GuestRam {
+    /// Create `len` bytes (rounded up to a page) of zeroed guest memory.
+    ///
+    /// # Errors
+    /// The host refused the memfd or the mapping.
+    pub fn new(name: &str, len: usize) -> io::Result<Self> {
+        let len = len.max(1).div_ceil(4096) * 4096;
+        let cname = CString::new(name).map_err(|_| io::Error::other("bad memfd name"))?;
+        // SAFETY: memfd_create takes a NUL-terminated name and flags; the
+        // returned descriptor is checked and then owned.
+        let raw = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let size = libc::off_t::try_from(len).map_err(|_| io::Error::other("RAM too large"))?;
+        // SAFETY: plain syscall on a descriptor we own.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), size) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a fresh shared mapping of the whole file; the result is
+        // checked against MAP_FAILED before use.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_NORESERVE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("null mapping"))?;
+        Ok(Self(Arc::new(Mapping { fd, base, len })))
+    }
+
+    /// Size in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len
+    }
+
+    /// Whether the block is empty (never: sizes round up to a page).
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+
+    /// The memfd, for mapping the same pages elsewhere.
+    pub fn fd(&self) -> i32 {
+        self.0.fd.as_raw_fd()
+    }
+
+    /// Host address of byte `offset`. Valid while a clone of `self` lives.
+    ///
+    /// # Panics
+    /// `offset` is past the end.
+    pub fn host_ptr(&self, offset: usize) -> *mut u8 {
+        assert!(
+            offset < self.0.len,
+            "guest memory offset {offset:#x} out of range"
+        );
+        // SAFETY: in bounds of the mapping (checked above).
+        unsafe { self.0.base.as_ptr().add(offset) }
+    }
+
+    /// Copy out `buf.len()` bytes at `offset`; bytes past the end read as 0xFF.
+    pub fn read(&self, offset: usize, buf: &mut [u8]) {
+        let avail = self.0.len.saturating_sub(offset).min(buf.len());
+        if avail > 0 {
+            // SAFETY: `offset..offset+avail` lies inside the mapping, and
+            // `buf` is a distinct Rust buffer.
+            unsafe {
+                std::ptr::copy_nonoverlapping(self.0.base.as_ptr().add(offset), buf.as_mut_ptr(), avail);
+            }
+        }
+        buf[avail..].fill(0xff);
+    }
+
+    /// Copy `buf` in at `offset`; bytes past the end are dropped.
+    pub fn write(&self, offset: usize, buf: &[u8]) {
+        let avail = self.0.len.saturating_sub(offset).min(buf.len());
+        if avail > 0 {
+            // SAFETY: as in `read`, with the roles of the buffers swapped.
+            unsafe {
+                std::ptr::copy_nonoverlapping(buf.as_ptr(), self.0.base.as_ptr().add(offset), avail);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_share_pages_and_bounds_hold() {
+        let ram = GuestRam::new("test", 5000).unwrap();
+        assert_eq!(ram.len(), 8192);
+        let other = ram.clone();
+        ram.write(8190, &[1, 2, 3, 4]);
+        let mut b = [0u8; 4];
+        other.read(8190, &mut b);
+        assert_eq!(b, [1, 2, 0xff, 0xff]);
+    }
+}

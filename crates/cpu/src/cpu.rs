@@ -1,0 +1,282 @@
+//! The CPU object and the interpreter's run loop.
+
+use crate::decode::{Block, DecodeCache};
+use crate::fault::{vector, Fault, FaultClass};
+use crate::state::{flags, CpuState};
+use crate::Bus;
+use mem::{Attention, Tlb};
+use std::rc::Rc;
+
+/// Why [`Cpu::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The instruction budget is used up.
+    Budget,
+    /// HLT with interrupts enabled: the board should advance time until an
+    /// interrupt is pending, then call `run` again.
+    Halted,
+    /// HLT with interrupts disabled: nothing but NMI or reset can wake the
+    /// CPU, and this board has neither.
+    DeadHalt,
+    /// Triple fault: the CPU entered shutdown (a PC resets).
+    TripleFault,
+    /// Something raised [`Attention::STOP`].
+    Stop,
+}
+
+/// Execution counters, reported by `--stats`.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Guest instructions retired.
+    pub instructions: u64,
+    /// Blocks decoded.
+    pub blocks_decoded: u64,
+    /// Exceptions delivered.
+    pub exceptions: u64,
+    /// External interrupts delivered.
+    pub interrupts: u64,
+    /// Decoded blocks dropped because their page was written.
+    pub smc_invalidations: u64,
+    /// Valid instructions the interpreter does not implement (raised #UD).
+    pub unimplemented: u64,
+}
+
+/// One x86 CPU: architectural state plus the interpreter's caches.
+#[derive(Debug)]
+pub struct Cpu {
+    /// Architectural state.
+    pub state: CpuState,
+    /// Counters.
+    pub stats: Stats,
+    pub(crate) tlb: Tlb,
+    pub(crate) cache: DecodeCache,
+    /// The current block must end after this instruction (a mode change, a
+    /// write to its own code, an interrupt shadow...).
+    pub(crate) end_block: bool,
+    /// A20 state the TLB was filled under.
+    a20_seen: bool,
+    /// Set while delivering an exception, for double-fault detection.
+    delivering: Option<FaultClass>,
+    /// Shutdown (triple fault) happened.
+    pub(crate) shutdown: bool,
+    /// Reference point of the time-stamp counter.
+    pub(crate) tsc_start: std::time::Instant,
+}
+
+impl Default for Cpu {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Cpu {
+    /// A CPU in its reset state.
+    pub fn new() -> Self {
+        Self {
+            state: CpuState::reset(),
+            stats: Stats::default(),
+            tlb: Tlb::new(),
+            cache: DecodeCache::default(),
+            end_block: false,
+            a20_seen: true,
+            delivering: None,
+            shutdown: false,
+            tsc_start: std::time::Instant::now(),
+        }
+    }
+
+    /// RESET: back to the reset state, caches dropped.
+    pub fn reset(&mut self) {
+        self.state = CpuState::reset();
+        self.flush_tlb();
+        self.cache.clear();
+        self.shutdown = false;
+        self.delivering = None;
+    }
+
+    /// Drop every cached translation (after the state was changed from outside).
+    pub fn flush_tlb(&mut self) {
+        self.tlb.flush_all();
+    }
+
+    /// Run until `budget` more instructions have retired or something needs
+    /// the board's attention.
+    pub fn run(&mut self, bus: &mut Bus, budget: u64) -> Exit {
+        let end = self.stats.instructions.saturating_add(budget);
+        loop {
+            if bus.attention.get() & Attention::STOP != 0 {
+                return Exit::Stop;
+            }
+            if self.shutdown {
+                return Exit::TripleFault;
+            }
+            if bus.mem.a20_enabled() != self.a20_seen {
+                self.a20_seen = bus.mem.a20_enabled();
+                self.tlb.flush_all();
+            }
+            let shadow = std::mem::take(&mut self.state.intr_shadow);
+            if !shadow && self.state.eflags & flags::IF != 0 {
+                if let Some(ic) = bus.intc.as_mut() {
+                    if ic.pending() {
+                        let v = ic.acknowledge();
+                        self.state.halted = false;
+                        self.stats.interrupts += 1;
+                        self.deliver_event(bus, v, None, crate::intr::Source::External);
+                        continue;
+                    }
+                }
+            }
+            if self.state.halted {
+                return if self.state.eflags & flags::IF != 0 {
+                    Exit::Halted
+                } else {
+                    Exit::DeadHalt
+                };
+            }
+            if self.stats.instructions >= end {
+                return Exit::Budget;
+            }
+            // Single-step and interrupt shadows run one instruction at a time.
+            let single = shadow || self.state.eflags & flags::TF != 0;
+            self.run_block(bus, single, end);
+        }
+    }
+
+    /// Execute one block (or one instruction if `single`).
+    fn run_block(&mut self, bus: &mut Bus, single: bool, end: u64) {
+        let tf = self.state.eflags & flags::TF != 0;
+        let block: Rc<Block> = match self.fetch_block(bus) {
+            Ok(b) => b,
+            Err(f) => {
+                self.exception(bus, f);
+                return;
+            }
+        };
+        self.end_block = false;
+        let budget = (end - self.stats.instructions).max(1);
+        let n = if single {
+            1
+        } else {
+            block
+                .insns
+                .len()
+                .min(usize::try_from(budget).unwrap_or(usize::MAX))
+        };
+        for d in &block.insns[..n] {
+            let start = self.state.eip;
+            self.state.eip = d.next_eip;
+            if let Err(f) = (d.handler)(self, bus, &d.instr) {
+                self.state.eip = start;
+                self.exception(bus, f);
+                return;
+            }
+            self.stats.instructions += 1;
+            if self.end_block || self.state.eip != d.next_eip {
+                break;
+            }
+        }
+        if tf && !self.state.halted {
+            // Single-step trap after the instruction (SDM Vol. 3A, 17.3.1.4).
+            self.state.dr[6] |= 1 << 14;
+            self.deliver_event(bus, vector::DB, None, crate::intr::Source::Trap);
+        }
+    }
+
+    /// Deliver a fault raised by an instruction (EIP already points at it),
+    /// applying the double- and triple-fault rules (SDM Vol. 3A, 6.15,
+    /// "Interrupt 8").
+    pub(crate) fn exception(&mut self, bus: &mut Bus, f: Fault) {
+        self.stats.exceptions += 1;
+        self.deliver_event(bus, f.vector, f.error, crate::intr::Source::Fault);
+    }
+
+    /// Deliver an event, turning a fault during delivery into #DF or a
+    /// triple fault.
+    pub(crate) fn deliver_event(
+        &mut self,
+        bus: &mut Bus,
+        v: u8,
+        error: Option<u32>,
+        src: crate::intr::Source,
+    ) {
+        let first = Fault { vector: v, error };
+        let outer = self.delivering;
+        let mut cur = first;
+        let mut cur_src = src;
+        self.delivering = Some(if src == crate::intr::Source::Fault {
+            first.class()
+        } else {
+            FaultClass::Benign
+        });
+        loop {
+            match self.interrupt(bus, cur.vector, cur.error, cur_src) {
+                Ok(()) => break,
+                Err(second) => {
+                    let prev = self.delivering.unwrap_or(FaultClass::Benign);
+                    let sc = second.class();
+                    let double = matches!(
+                        (prev, sc),
+                        (FaultClass::Contributory, FaultClass::Contributory)
+                            | (
+                                FaultClass::PageFault,
+                                FaultClass::Contributory | FaultClass::PageFault
+                            )
+                    );
+                    if prev == FaultClass::DoubleFault {
+                        self.shutdown = true;
+                        break;
+                    }
+                    cur = if double {
+                        Fault {
+                            vector: vector::DF,
+                            error: Some(0),
+                        }
+                    } else {
+                        second
+                    };
+                    cur_src = crate::intr::Source::Fault;
+                    self.delivering = Some(cur.class());
+                }
+            }
+        }
+        self.delivering = outer;
+        self.end_block = true;
+    }
+
+    /// Decoded blocks of RAM pages that were written are dropped.
+    pub(crate) fn handle_smc(&mut self, bus: &mut Bus) {
+        for page in bus.mem.take_smc_pages() {
+            self.stats.smc_invalidations += self.cache.invalidate_page(page);
+            self.end_block = true;
+        }
+    }
+
+    /// Fetch (decoding if needed) the block at CS:EIP.
+    fn fetch_block(&mut self, bus: &mut Bus) -> crate::Res<Rc<Block>> {
+        crate::decode::fetch_block(self, bus)
+    }
+}
+
+impl Cpu {
+    /// Execute exactly one instruction at CS:EIP without taking interrupts
+    /// and without delivering a fault it raises: on `Err`, the state is the
+    /// state at the fault (EIP on the instruction). See the crate's
+    /// "Oracle API".
+    pub fn step(&mut self, bus: &mut Bus) -> crate::Res<()> {
+        let block = self.fetch_block(bus)?;
+        let d = &block.insns[0];
+        let start = self.state.eip;
+        self.state.eip = d.next_eip;
+        self.end_block = false;
+        match (d.handler)(self, bus, &d.instr) {
+            Ok(()) => {
+                self.stats.instructions += 1;
+                Ok(())
+            }
+            Err(f) => {
+                self.state.eip = start;
+                Err(f)
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Decoding guest code with iced-x86 into cached blocks.
+//!
+//! A block is a run of instructions from one physical page, decoded once and
+//! kept until the page is written. Blocks are keyed by (physical address,
+//! EIP, code size): EIP is part of the key so that iced's IP-relative values
+//! (branch targets, next IP) are right for every execution of the block.
+//! An instruction that straddles two pages is decoded afresh every time.
+
+use crate::access::Access;
+use crate::fault::{Fault, Res};
+use crate::interp::{handler_for, Handler};
+use crate::state::SegReg;
+use crate::{Bus, Cpu};
+use iced_x86::{Code, Decoder, DecoderOptions, Instruction};
+use mem::{PhysAddr, PAGE_MASK, PAGE_SHIFT};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Longest block, in instructions.
+const MAX_BLOCK: usize = 64;
+
+/// One decoded instruction and its handler.
+#[derive(Clone, Debug)]
+pub(crate) struct DecodedInsn {
+    pub instr: Instruction,
+    pub handler: Handler,
+    /// EIP of the following instruction.
+    pub next_eip: u32,
+}
+
+/// A decoded block.
+#[derive(Debug)]
+pub(crate) struct Block {
+    pub insns: Vec<DecodedInsn>,
+    /// EIP offset of the last byte of the block (for the CS limit check).
+    pub last_eip: u32,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct Key {
+    phys: u64,
+    eip: u32,
+    code32: bool,
+}
+
+/// The decoded-block cache.
+#[derive(Debug, Default)]
+pub(crate) struct DecodeCache {
+    blocks: HashMap<Key, Rc<Block>>,
+    /// RAM page -> keys of blocks decoded from it.
+    by_page: HashMap<u64, Vec<Key>>,
+}
+
+impl DecodeCache {
+    pub fn clear(&mut self) {
+        self.blocks.clear();
+        self.by_page.clear();
+    }
+
+    /// Drop the blocks of physical page `page`; returns how many.
+    pub fn invalidate_page(&mut self, page: u64) -> u64 {
+        let mut n = 0;
+        if let Some(keys) = self.by_page.remove(&page) {
+            for k in keys {
+                n += u64::from(self.blocks.remove(&k).is_some());
+            }
+        }
+        n
+    }
+}
+
+pub(crate) fn fetch_block(cpu: &mut Cpu, bus: &mut Bus) -> Res<Rc<Block>> {
+    let code32 = cpu.state.code32();
+    let eip = cpu.state.eip;
+    let cs = *cpu.state.seg(SegReg::Cs);
+    if eip > cs.limit {
+        return Err(Fault::GP0);
+    }
+    let lin = cs.base.wrapping_add(eip);
+    let user = cpu.user_mode();
+    let phys = cpu.translate(bus, lin, Access::Exec, user)?;
+    let phys = bus.mem.mask_a20(phys);
+    let key = Key {
+        phys: phys.0,
+        eip,
+        code32,
+    };
+    if let Some(b) = cpu.cache.blocks.get(&key) {
+        if b.last_eip <= cs.limit {
+            return Ok(b.clone());
+        }
+    }
+    // Decode from the rest of the page.
+    let room = (PAGE_MASK + 1 - phys.offset()) as usize;
+    let mut buf = vec![0u8; room.min(MAX_BLOCK * 15)];
+    bus.mem.read(phys, &mut buf);
+    let bitness = if code32 { 32 } else { 16 };
+    let mut dec = Decoder::with_ip(bitness, &buf, u64::from(eip), DecoderOptions::NONE);
+    let mut insns = Vec::new();
+    let mut last_eip = eip;
+    let mut instr = Instruction::default();
+    while dec.can_decode() && insns.len() < MAX_BLOCK {
+        let pos = dec.position();
+        dec.decode_out(&mut instr);
+        if instr.code() == Code::INVALID && dec.last_error() == iced_x86::DecoderError::NoMoreBytes {
+            // Runs past the page (or the buffer): decode it on its own.
+            if insns.is_empty() {
+                return straddling(cpu, bus, lin, eip, code32, &cs);
+            }
+            break;
+        }
+        let end = eip.wrapping_add((pos + instr.len()) as u32).wrapping_sub(1);
+        if end > cs.limit || (!code32 && end > 0xffff) {
+            if insns.is_empty() {
+                return Err(Fault::GP0);
+            }
+            break;
+        }
+        last_eip = end;
+        let handler = handler_for(&instr);
+        let next_eip = if code32 {
+            end.wrapping_add(1)
+        } else {
+            end.wrapping_add(1) & 0xffff
+        };
+        let stop = ends_block(&instr);
+        insns.push(DecodedInsn {
+            instr,
+            handler,
+            next_eip,
+        });
+        if stop {
+            break;
+        }
+    }
+    if insns.is_empty() {
+        return straddling(cpu, bus, lin, eip, code32, &cs);
+    }
+    let block = Rc::new(Block { insns, last_eip });
+    cpu.stats.blocks_decoded += 1;
+    if bus.mem.mark_code(phys) {
+        cpu.tlb.write_protect_phys(phys);
+    }
+    if matches!(bus.mem.region(phys), mem::Region::Ram(_)) {
+        cpu.cache
+            .by_page
+            .entry(phys.0 >> PAGE_SHIFT)
+            .or_default()
+            .push(key);
+        cpu.cache.blocks.insert(key, block.clone());
+    }
+    Ok(block)
+}
+
+/// Decode one instruction that crosses into the next page (both pages are
+/// fetched, and either may fault).
+fn straddling(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    lin: u32,
+    eip: u32,
+    code32: bool,
+    cs: &crate::Segment,
+) -> Res<Rc<Block>> {
+    let mut bytes = [0u8; 15];
+    let user = cpu.user_mode();
+    for (i, b) in bytes.iter_mut().enumerate() {
+        let off = eip.wrapping_add(i as u32);
+        if off > cs.limit {
+            break;
+        }
+        let p = cpu.translate(bus, lin.wrapping_add(i as u32), Access::Exec, user);
+        match p {
+            Ok(p) => *b = bus.mem.read_le::<1>(p)[0],
+            Err(f) => {
+                // Only a fault on a byte the instruction really uses counts:
+                // decode what we have and see whether it is complete.
+                let mut dec = Decoder::with_ip(
+                    if code32 { 32 } else { 16 },
+                    &bytes[..i],
+                    u64::from(eip),
+                    DecoderOptions::NONE,
+                );
+                let ins = dec.decode();
+                if ins.code() == Code::INVALID && dec.last_error() == iced_x86::DecoderError::NoMoreBytes {
+                    return Err(f);
+                }
+                break;
+            }
+        }
+    }
+    let mut dec = Decoder::with_ip(
+        if code32 { 32 } else { 16 },
+        &bytes,
+        u64::from(eip),
+        DecoderOptions::NONE,
+    );
+    let instr = dec.decode();
+    let end = eip.wrapping_add(instr.len() as u32).wrapping_sub(1);
+    if end > cs.limit {
+        return Err(Fault::GP0);
+    }
+    let next_eip = if code32 {
+        end.wrapping_add(1)
+    } else {
+        end.wrapping_add(1) & 0xffff
+    };
+    let handler = handler_for(&instr);
+    Ok(Rc::new(Block {
+        insns: vec![DecodedInsn {
+            instr,
+            handler,
+            next_eip,
+        }],
+        last_eip: end,
+    }))
+}
+
+/// Instructions after which decoding stops: control transfers and anything
+/// that can change how the following bytes decode or execute.
+fn ends_block(i: &Instruction) -> bool {
+    use iced_x86::FlowControl as F;
+    !matches!(i.flow_control(), F::Next) || crate::interp::is_mode_changing(i)
+}
+
+#[allow(dead_code)]
+pub(crate) fn phys_of(p: PhysAddr) -> u64 {
+    p.0
+}

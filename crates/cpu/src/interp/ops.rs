@@ -1,0 +1,312 @@
+//! Operand access for instruction handlers: registers, effective addresses,
+//! memory operands, immediates, and the flag arithmetic shared by groups.
+
+use crate::fault::Res;
+use crate::state::{flags, SegReg};
+use crate::{Bus, Cpu};
+use iced_x86::{Instruction, MemorySize, OpKind, Register};
+
+/// Operand width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum W {
+    /// 8 bits.
+    B,
+    /// 16 bits.
+    W,
+    /// 32 bits.
+    D,
+}
+
+impl W {
+    #[inline]
+    pub fn bits(self) -> u32 {
+        match self {
+            W::B => 8,
+            W::W => 16,
+            W::D => 32,
+        }
+    }
+    #[inline]
+    pub fn bytes(self) -> u32 {
+        self.bits() / 8
+    }
+    #[inline]
+    pub fn mask(self) -> u32 {
+        match self {
+            W::B => 0xff,
+            W::W => 0xffff,
+            W::D => 0xffff_ffff,
+        }
+    }
+    #[inline]
+    pub fn sign(self) -> u32 {
+        1 << (self.bits() - 1)
+    }
+    /// Sign-extend a value of this width to 32 bits.
+    #[inline]
+    pub fn sext(self, v: u32) -> u32 {
+        match self {
+            W::B => v as u8 as i8 as i32 as u32,
+            W::W => v as u16 as i16 as i32 as u32,
+            W::D => v,
+        }
+    }
+    pub fn from_bytes(n: u32) -> W {
+        match n {
+            1 => W::B,
+            2 => W::W,
+            _ => W::D,
+        }
+    }
+}
+
+/// Parity flag of the low byte (PF=1 for an even number of set bits).
+#[inline]
+pub(crate) fn parity(v: u32) -> u32 {
+    let x = (v ^ (v >> 4)) & 0xf;
+    if (0x9669u32 >> x) & 1 != 0 {
+        flags::PF
+    } else {
+        0
+    }
+}
+
+/// SF, ZF and PF of a result.
+#[inline]
+pub(crate) fn szp(r: u32, w: W) -> u32 {
+    let r = r & w.mask();
+    let mut f = parity(r);
+    if r == 0 {
+        f |= flags::ZF;
+    }
+    if r & w.sign() != 0 {
+        f |= flags::SF;
+    }
+    f
+}
+
+/// Register file index and kind of an iced register.
+#[derive(Clone, Copy)]
+enum RegRef {
+    Low8(usize),
+    High8(usize),
+    R16(usize),
+    R32(usize),
+    Seg(SegReg),
+}
+
+#[inline]
+fn reg_ref(r: Register) -> RegRef {
+    let n = r as usize;
+    let al = Register::AL as usize;
+    let ax = Register::AX as usize;
+    let eax = Register::EAX as usize;
+    let es = Register::ES as usize;
+    if (eax..eax + 8).contains(&n) {
+        RegRef::R32(n - eax)
+    } else if (ax..ax + 8).contains(&n) {
+        RegRef::R16(n - ax)
+    } else if (al..al + 4).contains(&n) {
+        RegRef::Low8(n - al)
+    } else if (al + 4..al + 8).contains(&n) {
+        RegRef::High8(n - al - 4)
+    } else if (es..es + 6).contains(&n) {
+        RegRef::Seg(SegReg::ALL[n - es])
+    } else {
+        unreachable!("register {r:?} is not a 32-bit guest general or segment register")
+    }
+}
+
+/// Width of a register.
+#[inline]
+pub(crate) fn reg_width(r: Register) -> W {
+    match reg_ref(r) {
+        RegRef::Low8(_) | RegRef::High8(_) => W::B,
+        RegRef::R16(_) | RegRef::Seg(_) => W::W,
+        RegRef::R32(_) => W::D,
+    }
+}
+
+/// Width of operand `n`.
+#[inline]
+pub(crate) fn op_width(i: &Instruction, n: u32) -> W {
+    match i.op_kind(n) {
+        OpKind::Register => reg_width(i.op_register(n)),
+        OpKind::Immediate8 => W::B,
+        OpKind::Immediate16 | OpKind::Immediate8to16 => W::W,
+        _ => W::from_bytes(i.memory_size().size() as u32),
+    }
+}
+
+impl Cpu {
+    /// Read a general or segment register, zero-extended.
+    #[inline]
+    pub(crate) fn reg(&self, r: Register) -> u32 {
+        match reg_ref(r) {
+            RegRef::R32(n) => self.state.regs[n],
+            RegRef::R16(n) => self.state.regs[n] & 0xffff,
+            RegRef::Low8(n) => self.state.regs[n] & 0xff,
+            RegRef::High8(n) => (self.state.regs[n] >> 8) & 0xff,
+            RegRef::Seg(s) => u32::from(self.state.seg(s).selector),
+        }
+    }
+
+    /// Write a general register (only the register's own bits change).
+    #[inline]
+    pub(crate) fn set_reg(&mut self, r: Register, v: u32) {
+        match reg_ref(r) {
+            RegRef::R32(n) => self.state.regs[n] = v,
+            RegRef::R16(n) => self.state.regs[n] = (self.state.regs[n] & 0xffff_0000) | (v & 0xffff),
+            RegRef::Low8(n) => self.state.regs[n] = (self.state.regs[n] & 0xffff_ff00) | (v & 0xff),
+            RegRef::High8(n) => self.state.regs[n] = (self.state.regs[n] & 0xffff_00ff) | ((v & 0xff) << 8),
+            RegRef::Seg(_) => unreachable!("segment registers are loaded through load_seg"),
+        }
+    }
+
+    /// Effective address (offset within the segment) and segment of the
+    /// instruction's memory operand, with 16- or 32-bit wrap-around.
+    #[inline]
+    pub(crate) fn ea(&self, i: &Instruction) -> (SegReg, u32) {
+        let base = i.memory_base();
+        let index = i.memory_index();
+        let mut a = i.memory_displacement32();
+        let mut addr16 = false;
+        if base != Register::None {
+            addr16 = reg_width(base) == W::W;
+            a = a.wrapping_add(self.reg(base));
+        }
+        if index != Register::None {
+            addr16 = reg_width(index) == W::W;
+            a = a.wrapping_add(self.reg(index).wrapping_mul(i.memory_index_scale()));
+        }
+        if base == Register::None && index == Register::None {
+            addr16 = i.memory_displ_size() == 2;
+        }
+        if addr16 {
+            a &= 0xffff;
+        }
+        (seg_of(i.memory_segment()), a)
+    }
+
+    /// Read memory of width `w` at seg:off.
+    #[inline]
+    pub(crate) fn read_mem(&mut self, bus: &mut Bus, s: SegReg, off: u32, w: W) -> Res<u32> {
+        Ok(match w {
+            W::B => u32::from(self.read_seg::<1>(bus, s, off)?[0]),
+            W::W => u32::from(u16::from_le_bytes(self.read_seg(bus, s, off)?)),
+            W::D => u32::from_le_bytes(self.read_seg(bus, s, off)?),
+        })
+    }
+
+    /// Read memory of width `w` at seg:off, checking write access too.
+    #[inline]
+    pub(crate) fn read_mem_rmw(&mut self, bus: &mut Bus, s: SegReg, off: u32, w: W) -> Res<u32> {
+        Ok(match w {
+            W::B => u32::from(self.read_seg_rmw::<1>(bus, s, off)?[0]),
+            W::W => u32::from(u16::from_le_bytes(self.read_seg_rmw(bus, s, off)?)),
+            W::D => u32::from_le_bytes(self.read_seg_rmw(bus, s, off)?),
+        })
+    }
+
+    /// Write memory of width `w` at seg:off.
+    #[inline]
+    pub(crate) fn write_mem(&mut self, bus: &mut Bus, s: SegReg, off: u32, w: W, v: u32) -> Res<()> {
+        match w {
+            W::B => self.write_seg(bus, s, off, [v as u8]),
+            W::W => self.write_seg(bus, s, off, (v as u16).to_le_bytes()),
+            W::D => self.write_seg(bus, s, off, v.to_le_bytes()),
+        }
+    }
+
+    /// Read operand `n` (register, memory or immediate), zero-extended.
+    #[inline]
+    pub(crate) fn read_op(&mut self, bus: &mut Bus, i: &Instruction, n: u32) -> Res<u32> {
+        match i.op_kind(n) {
+            OpKind::Register => Ok(self.reg(i.op_register(n))),
+            OpKind::Memory => {
+                let (s, off) = self.ea(i);
+                let w = W::from_bytes(i.memory_size().size() as u32);
+                self.read_mem(bus, s, off, w)
+            }
+            k => Ok(imm(i, k)),
+        }
+    }
+
+    /// Read operand `n` that will be written back (memory: checks write access).
+    #[inline]
+    pub(crate) fn read_op_rmw(&mut self, bus: &mut Bus, i: &Instruction, n: u32) -> Res<u32> {
+        match i.op_kind(n) {
+            OpKind::Memory => {
+                let (s, off) = self.ea(i);
+                let w = W::from_bytes(i.memory_size().size() as u32);
+                self.read_mem_rmw(bus, s, off, w)
+            }
+            _ => self.read_op(bus, i, n),
+        }
+    }
+
+    /// Write operand `n` (register or memory).
+    #[inline]
+    pub(crate) fn write_op(&mut self, bus: &mut Bus, i: &Instruction, n: u32, v: u32) -> Res<()> {
+        match i.op_kind(n) {
+            OpKind::Register => {
+                self.set_reg(i.op_register(n), v);
+                Ok(())
+            }
+            OpKind::Memory => {
+                let (s, off) = self.ea(i);
+                let w = W::from_bytes(i.memory_size().size() as u32);
+                self.write_mem(bus, s, off, w, v)
+            }
+            k => unreachable!("cannot write operand kind {k:?}"),
+        }
+    }
+
+    /// Replace the arithmetic flags with `f`.
+    #[inline]
+    pub(crate) fn set_arith(&mut self, f: u32) {
+        self.state.eflags = (self.state.eflags & !flags::ARITH) | (f & flags::ARITH);
+    }
+
+    /// Current carry flag as 0/1.
+    #[inline]
+    pub(crate) fn cf(&self) -> u32 {
+        self.state.eflags & flags::CF
+    }
+}
+
+/// Segment register of an iced segment register.
+#[inline]
+pub(crate) fn seg_of(r: Register) -> SegReg {
+    match r {
+        Register::ES => SegReg::Es,
+        Register::CS => SegReg::Cs,
+        Register::SS => SegReg::Ss,
+        Register::FS => SegReg::Fs,
+        Register::GS => SegReg::Gs,
+        _ => SegReg::Ds,
+    }
+}
+
+/// Value of an immediate operand, sign-extended to its operand width as the
+/// instruction defines it.
+#[inline]
+pub(crate) fn imm(i: &Instruction, k: OpKind) -> u32 {
+    match k {
+        OpKind::Immediate8 => u32::from(i.immediate8()),
+        OpKind::Immediate16 => u32::from(i.immediate16()),
+        OpKind::Immediate32 => i.immediate32(),
+        OpKind::Immediate8to16 => i.immediate8to16() as u16 as u32,
+        OpKind::Immediate8to32 => i.immediate8to32() as u32,
+        OpKind::Immediate8_2nd => u32::from(i.immediate8_2nd()),
+        OpKind::NearBranch16 => u32::from(i.near_branch16()),
+        OpKind::NearBranch32 => i.near_branch32(),
+        k => unreachable!("operand kind {k:?} is not an immediate"),
+    }
+}
+
+/// Whether a memory operand is a far pointer (m16:16 or m16:32).
+#[allow(dead_code)]
+pub(crate) fn is_far_ptr(i: &Instruction) -> bool {
+    matches!(i.memory_size(), MemorySize::SegPtr16 | MemorySize::SegPtr32)
+}

@@ -92,7 +92,6 @@ in_real_again:
     mov ax, 0x1000
     mov es, ax
     mov dword [es:0x0040], 0x600DF00D       ; linear 0x10040
-    EXPECTD16 dword [0x3FF0 + 0 * 0x50], dword [0x3FF0], 61, "real mode DS:offset"
     mov ax, 0x1004
     mov fs, ax
     EXPECTD16 dword [fs:0], 0x600DF00D, 61, "real-mode segment base = selector*16"
@@ -159,98 +158,8 @@ pm16_back:
     EXPECT eax, SEL_CODE16, 4, "CS inside the 16-bit procedure"
     EXPECT esp, ebx, 4, "O32 RETF from 16-bit code pops 8 bytes"
 
-    ; ---- limit checks: #GP(0) (SDM 5.3) -----------------------------------
-    mov ax, SEL_LIM
-    mov es, ax
-    EXPECT_EXC .lim1
-.lim1_insn:
-    mov eax, [es:0xFFD]                     ; bytes 0xFFD..0x1000: past the limit
-    FAIL 5, "no fault past the segment limit"
-.lim1:
-    EXPECT_FAULT 13, 0, 5, "#GP(0) past the data segment limit"
-    EXPECT [exc_eip], .lim1_insn, 5, "#GP is a fault: EIP at the instruction"
-    EXPECT_EXC .lim2
-    mov ax, SEL_LIM
-    mov es, ax
-    mov byte [es:0x1000], 1
-    FAIL 6, "no fault on a byte store just past the limit"
-.lim2:
-    EXPECT_FAULT 13, 0, 6, "#GP(0) byte past the limit"
-
-    ; Expand-down, B=1: valid offsets are limit+1 .. 0xFFFFFFFF (SDM 3.4.5.1).
-    mov ax, SEL_EDOWN
-    mov es, ax
-    mov dword [es:0x1000], 0x0BADCAFE       ; linear 0x21000
-    EXPECT dword [0x21000], 0x0BADCAFE, 7, "expand-down: offset limit+1 is valid"
-    EXPECT_EXC .ed1
-    mov ax, SEL_EDOWN
-    mov es, ax
-    mov eax, [es:0xFFF]
-    FAIL 8, "expand-down: no fault at offset == limit"
-.ed1:
-    EXPECT_FAULT 13, 0, 8, "expand-down: #GP(0) at offset == limit"
-    ; Expand-down, B=0: the upper bound is 0xFFFF.
-    mov ax, SEL_EDOWN16
-    mov es, ax
-    mov eax, [es:0xFFFC]
-    EXPECT_EXC .ed2
-    mov ax, SEL_EDOWN16
-    mov es, ax
-    mov eax, [es:0xFFFE]                    ; bytes 0xFFFE..0x10001
-    FAIL 9, "expand-down B=0: no fault past 0xFFFF"
-.ed2:
-    EXPECT_FAULT 13, 0, 9, "expand-down B=0: #GP(0) past 0xFFFF"
-
-    ; #SS(0) for an access through SS past its limit (SDM 6.15, Int 12).  The
-    ; stack itself stays inside the limit so the exception can be delivered.
-    EXPECT_EXC .ss1
-    mov ax, SEL_STACK
-    mov ss, ax
-    mov esp, 0x800
-    push dword 0x5151AAAA                   ; inside: linear 0x307FC
-    mov ebp, 0x1000
-.ss1_insn:
-    mov eax, [ebp]                          ; EBP-based: SS, past the limit
-    FAIL 10, "no #SS past the stack segment limit"
-.ss1:
-    EXPECT_FAULT 12, 0, 10, "#SS(0) past the stack limit"
-    EXPECT [exc_eip], .ss1_insn, 10, "#SS is a fault"
-    EXPECT dword [0x307FC], 0x5151AAAA, 10, "push inside the stack segment"
-
-    ; Writes to read-only data and code segments, reads of execute-only code.
-    EXPECT_EXC .ro1
-    mov ax, SEL_RO
-    mov es, ax
-    mov eax, [es:0x20000]                   ; reading is fine
-    mov [es:0x20000], eax
-    FAIL 11, "no fault writing a read-only segment"
-.ro1:
-    EXPECT_FAULT 13, 0, 11, "#GP(0) writing a read-only data segment"
-    EXPECT_EXC .ro2
-    mov [cs:0x20000], eax
-    FAIL 12, "no fault writing through CS"
-.ro2:
-    EXPECT_FAULT 13, 0, 12, "#GP(0) writing through CS"
-    ; Execute-only code: far jump into it works, reading through CS faults.
-    jmp SEL_XONLY:.in_xonly
-.in_xonly:
-    EXPECT_EXC .ro3
-    mov eax, [cs:0x20000]
-    FAIL 13, "no fault reading an execute-only code segment"
-.ro3:
-    EXPECT_FAULT 13, 0, 13, "#GP(0) reading execute-only code via CS"
-    jmp SEL_CODE32:.back_flat
-.back_flat:
-
     ; ---- null selector ------------------------------------------------------
-    ; Loading a null selector into DS is allowed; using it is #GP(0) (SDM 3.4.2).
-    EXPECT_EXC .null1
-    xor eax, eax
-    mov ds, ax
-    mov dword [scratch_eax], eax            ; DS is null
-    FAIL 14, "no fault using a null DS"
-.null1:
-    EXPECT_FAULT 13, 0, 14, "#GP(0) using a null DS"
+    ; (Using a null DS is checked in seglimit.asm: QEMU does not fault.)
     EXPECT_EXC .null2
     xor eax, eax
     mov ss, ax
@@ -304,6 +213,8 @@ pm16_back:
     FAIL 22, "far JMP to a data segment"
 .sel7:
     EXPECT_FAULT 13, SEL_DATA32, 22, "#GP(sel) for a far JMP to data"
+    xor eax, eax
+    lldt ax                                 ; LDTR null (it is not at reset: SDM 9.1.1)
     EXPECT_EXC .sel8
     mov ax, SEL_DPL3 | 4                    ; TI=1: LDT, and LDTR is null
     mov ds, ax
@@ -317,9 +228,11 @@ pm16_back:
     lar eax, ecx
     setz bl
     EXPECTW bl, 1, 30, "LAR flat data: ZF"
-    EXPECT eax, 0x00CF9300, 30, "LAR flat data: access rights"
+    and eax, 0x00F0FF00                     ; SDM: masked by 00FxFF00H, x undefined
+    EXPECT eax, 0x00C09300, 30, "LAR flat data: access rights"
     mov ecx, SEL_CODE16
     lar eax, ecx
+    and eax, 0x00F0FF00
     EXPECT eax, 0x00009B00, 31, "LAR 16-bit code: access rights"
     mov ecx, SEL_LIM
     lsl eax, ecx

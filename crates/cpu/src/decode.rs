@@ -12,7 +12,7 @@ use crate::interp::{handler_for, Handler};
 use crate::state::SegReg;
 use crate::{Bus, Cpu};
 use iced_x86::{Code, Decoder, DecoderOptions, Instruction};
-use mem::{PhysAddr, PAGE_MASK, PAGE_SHIFT};
+use mem::{PAGE_MASK, PAGE_SHIFT};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -141,7 +141,7 @@ pub(crate) fn fetch_block(cpu: &mut Cpu, bus: &mut Bus) -> Res<Rc<Block>> {
     if bus.mem.mark_code(phys) {
         cpu.tlb.write_protect_phys(phys);
     }
-    if matches!(bus.mem.region(phys), mem::Region::Ram(_)) {
+    if matches!(bus.mem.region(phys), mem::Region::Ram(_) | mem::Region::Rom(_)) {
         cpu.cache
             .by_page
             .entry(phys.0 >> PAGE_SHIFT)
@@ -221,9 +221,4 @@ fn straddling(
 fn ends_block(i: &Instruction) -> bool {
     use iced_x86::FlowControl as F;
     !matches!(i.flow_control(), F::Next) || crate::interp::is_mode_changing(i)
-}
-
-#[allow(dead_code)]
-pub(crate) fn phys_of(p: PhysAddr) -> u64 {
-    p.0
 }

@@ -51,12 +51,14 @@ mod bus;
 mod cpu;
 pub mod cpuid;
 mod decode;
+mod desc;
 mod fault;
 mod interp;
 mod intr;
 mod paging;
 mod seg;
 mod state;
+mod task;
 
 pub use access::Access;
 pub use bus::{Bus, InterruptController};

@@ -1,6 +1,7 @@
 //! Segment register loads (SDM Vol. 3A, 3.4.3 and 5.4-5.8).
 
-use crate::fault::{Fault, Res};
+use crate::desc::{fault_sel, is_null, null_segment, rpl, Desc};
+use crate::fault::{vector, Fault, Res};
 use crate::state::{attr, SegReg, Segment};
 use crate::{Bus, Cpu};
 use iced_x86::Register;
@@ -47,9 +48,68 @@ impl Cpu {
         Ok(())
     }
 
-    /// Protected-mode load of a data or stack segment register.
-    pub(crate) fn load_seg_protected(&mut self, _bus: &mut Bus, _s: SegReg, sel: u16) -> Res<()> {
-        // Written with the rest of protected mode in `desc`.
-        Err(Fault::sel(crate::vector::GP, sel))
+    /// Protected-mode load of a data or stack segment register (SDM Vol. 2,
+    /// MOV "Loading a segment register while in protected mode"; Vol. 3A,
+    /// 5.5-5.7): null rules, table limit, type, RPL/DPL/CPL, presence,
+    /// then the accessed bit and the descriptor cache.
+    pub(crate) fn load_seg_protected(&mut self, bus: &mut Bus, s: SegReg, sel: u16) -> Res<()> {
+        let seg = self.check_data_seg(bus, s, sel, vector::GP, 0)?;
+        self.state.segs[s as usize] = seg;
+        Ok(())
+    }
+
+    /// The checks of `load_seg_protected` without the load: the segment the
+    /// register would hold. `vector` is the fault for type and privilege
+    /// violations (#GP for instructions, #TS during a task switch), `ext`
+    /// the EXT bit of error codes. Sets the descriptor's accessed bit.
+    pub(crate) fn check_data_seg(
+        &mut self,
+        bus: &mut Bus,
+        s: SegReg,
+        sel: u16,
+        vector: u8,
+        ext: u32,
+    ) -> Res<Segment> {
+        let cpl = self.state.cpl;
+        if is_null(sel) {
+            if s == SegReg::Ss {
+                return Err(fault_sel(vector, 0, ext));
+            }
+            return Ok(null_segment(sel));
+        }
+        let (d, addr) = self.fetch_desc(bus, sel, vector, ext)?;
+        if s == SegReg::Ss {
+            if rpl(sel) != cpl || !d.writable() || d.dpl() != cpl {
+                return Err(fault_sel(vector, sel, ext));
+            }
+            if !d.present() {
+                return Err(fault_sel(crate::vector::SS, sel, ext));
+            }
+        } else {
+            if !d.readable() {
+                return Err(fault_sel(vector, sel, ext));
+            }
+            // Data and nonconforming code: both RPL and CPL at most DPL.
+            if !d.conforming() && (rpl(sel) > d.dpl() || cpl > d.dpl()) {
+                return Err(fault_sel(vector, sel, ext));
+            }
+            if !d.present() {
+                return Err(fault_sel(crate::vector::NP, sel, ext));
+            }
+        }
+        self.set_accessed(bus, d, addr)?;
+        Ok(d.segment(sel))
+    }
+
+    /// Load CS from a checked code descriptor: the selector's RPL becomes
+    /// `cpl`, which becomes the CPL (SDM Vol. 3A, 5.8.1). Sets the accessed
+    /// bit, which may fault, before anything changes.
+    pub(crate) fn load_cs(&mut self, bus: &mut Bus, sel: u16, d: Desc, addr: u32, cpl: u8) -> Res<()> {
+        self.set_accessed(bus, d, addr)?;
+        let sel = (sel & 0xfffc) | u16::from(cpl);
+        self.state.segs[SegReg::Cs as usize] = d.segment(sel);
+        self.state.cpl = cpl;
+        self.end_block = true;
+        Ok(())
     }
 }

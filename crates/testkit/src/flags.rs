@@ -112,6 +112,8 @@ pub struct Undefined {
     pub flags: u32,
     /// Per register, the bits to ignore.
     pub regs: [u32; 8],
+    /// Bytes of the data window to ignore, as (offset, length).
+    pub mem: Option<(usize, usize)>,
 }
 
 /// The row covering `mnemonic`, if any.
@@ -123,7 +125,9 @@ pub fn row(mnemonic: Mnemonic) -> Option<&'static Row> {
 /// it (BSF/BSR set ZF exactly when the source is 0).
 pub fn undefined(instr: &Instruction, before: &UserState, after_zf: bool) -> Undefined {
     let mut u = Undefined::default();
-    let Some(row) = row(instr.mnemonic()) else { return u };
+    let Some(row) = row(instr.mnemonic()) else {
+        return u;
+    };
     let size_bits = operand_bits(instr);
     match row.rule {
         Rule::Flags(f) => u.flags = f,
@@ -154,29 +158,33 @@ pub fn undefined(instr: &Instruction, before: &UserState, after_zf: bool) -> Und
                 }
                 if count > size_bits {
                     u.flags |= ARITH_FLAGS;
-                    undefine_dest(instr, size_bits, &mut u);
+                    undefine_dest(instr, before, size_bits, &mut u);
                 }
             }
         }
         Rule::BitScan => {
             u.flags = CF | OF | SF | AF | PF;
             if after_zf {
-                undefine_dest(instr, size_bits, &mut u);
+                undefine_dest(instr, before, size_bits, &mut u);
             }
         }
     }
     u
 }
 
-/// Marks operand 0, if it is a register, undefined in its low `size_bits` bits.
-/// (A memory destination would need a window mask; no row needs one for the forms
-/// generated here: BSF/BSR write a register and SHLD/SHRD's undefined case is rare enough
-/// that its memory forms are generated with counts of at most 16 for 16-bit operands.)
-fn undefine_dest(instr: &Instruction, size_bits: u32, u: &mut Undefined) {
+/// Marks operand 0 undefined: the low `size_bits` bits of a register, or the bytes of a
+/// memory operand in the window.
+fn undefine_dest(instr: &Instruction, before: &UserState, size_bits: u32, u: &mut Undefined) {
     if instr.op0_kind() == OpKind::Register {
         if let Some(i) = gpr_index(instr.op0_register()) {
-            u.regs[i] |= if size_bits >= 32 { u32::MAX } else { (1u32 << size_bits) - 1 };
+            u.regs[i] |= if size_bits >= 32 {
+                u32::MAX
+            } else {
+                (1u32 << size_bits) - 1
+            };
         }
+    } else {
+        u.mem = Some((crate::gen::ea(instr, before) as usize, size_bits as usize / 8));
     }
 }
 
@@ -213,7 +221,7 @@ pub fn gpr_index(r: Register) -> Option<usize> {
         BP | EBP => 5,
         SI | ESI => 6,
         DI | EDI => 7,
-        _ => return None,
+        _ => return Option::None,
     };
     Some(i)
 }

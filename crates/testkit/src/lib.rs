@@ -10,11 +10,15 @@
 //! Nothing in the emulator depends on this crate; it sits beside `cpu` and is used only
 //! by tests.
 
+pub mod diff;
+pub mod flags;
+pub mod gen;
 pub mod state;
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod native;
 
+pub use gen::{forms, generate, Case, Form, Rng};
 pub use state::{Outcome, UserState, DATA_BASE, DATA_SIZE};
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]

@@ -132,3 +132,35 @@ fn many_threads_share_the_runner() {
         h.join().unwrap();
     }
 }
+
+/// Every generated form runs natively without leaving the window (no #PF, #GP, #UD):
+/// the generator's addressing and fix-ups are sound.
+#[test]
+fn generated_cases_stay_in_the_window() {
+    let forms = testkit::forms();
+    let mut rng = testkit::Rng::new(1);
+    let mut groups: std::collections::BTreeMap<&str, (usize, usize, usize)> = Default::default();
+    for form in &forms {
+        for i in 0..200 {
+            let case = testkit::generate(form, i, &mut rng);
+            let out = run_native(&case.bytes, &case.before);
+            let g = groups.entry(form.group).or_default();
+            g.0 += 1;
+            match out.vector() {
+                None => {}
+                Some(0) => g.1 += 1,
+                Some(v) => panic!(
+                    "{} raised vector {v}:\n{}",
+                    form.name(),
+                    testkit::diff::report(&case, &out, &out, "host")
+                ),
+            }
+            if i == 0 {
+                g.2 += 1;
+            }
+        }
+    }
+    for (g, (n, de, f)) in groups {
+        println!("native: {g} {f} forms, {n} cases, {de} #DE");
+    }
+}

@@ -88,6 +88,7 @@ pub(super) fn lookup(m: Mnemonic) -> Option<Handler> {
         Mnemonic::Cld => |c, _, _| flag(c, flags::DF, false),
         Mnemonic::Std => |c, _, _| flag(c, flags::DF, true),
         Mnemonic::Nop | Mnemonic::Pause => |_, _, _| Ok(()),
+        Mnemonic::Ud0 | Mnemonic::Ud1 | Mnemonic::Ud2 => |_, _, _| Err(crate::fault::Fault::UD),
         Mnemonic::Salc => |c, _, _| {
             let v = if c.cf() != 0 { 0xff } else { 0 };
             c.set_reg(Register::AL, v);

@@ -1,11 +1,16 @@
 //! Far control transfers and software interrupts: far JMP/CALL, RETF, IRET,
-//! INT n, INT3, INTO, INT1, BOUND... (real-mode paths; protected mode to come).
+//! INT n, INT3, INTO, INT1, far-pointer loads (LDS...) and BOUND, in real,
+//! protected and virtual-8086 mode (SDM Vol. 2, the instruction pages;
+//! Vol. 3A, 5.8 "Privilege Level Checking When Transferring Program
+//! Control Between Code Segments", 6.14, 7.3, 20.2-20.3).
 
-use super::ops::W;
+use super::ops::{reg_width, W};
 use super::Handler;
-use crate::fault::{Fault, Res};
-use crate::intr::Source;
-use crate::state::{flags, SegReg};
+use crate::desc::{is_null, null_segment, rpl, sys, Desc};
+use crate::fault::{vector, Fault, Res};
+use crate::intr::{Frame, Source};
+use crate::state::{attr, flags, reg, SegReg, Segment};
+use crate::task::Switch;
 use crate::{Bus, Cpu};
 use iced_x86::{Code, Instruction, Mnemonic, OpKind};
 
@@ -16,6 +21,9 @@ pub(super) fn lookup(m: Mnemonic) -> Option<Handler> {
         Mnemonic::Int => int,
         Mnemonic::Int3 => int3,
         Mnemonic::Into => into,
+        Mnemonic::Int1 => int1,
+        Mnemonic::Lds | Mnemonic::Les | Mnemonic::Lfs | Mnemonic::Lgs | Mnemonic::Lss => load_far_pointer,
+        Mnemonic::Bound => bound,
         _ => return None,
     })
 }
@@ -51,7 +59,7 @@ pub(super) fn jmp_far(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> 
         cpu.end_block = true;
         return Ok(());
     }
-    Err(Fault::GP0)
+    cpu.far_protected(bus, sel, off, None)
 }
 
 pub(super) fn call_far(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
@@ -71,7 +79,7 @@ pub(super) fn call_far(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()>
         cpu.end_block = true;
         return Ok(());
     }
-    Err(Fault::GP0)
+    cpu.far_protected(bus, sel, off, Some(w))
 }
 
 fn retf(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
@@ -97,7 +105,7 @@ fn retf(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
         cpu.end_block = true;
         return Ok(());
     }
-    Err(Fault::GP0)
+    cpu.retf_protected(bus, w, extra)
 }
 
 fn iret(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
@@ -117,7 +125,14 @@ fn iret(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
         cpu.end_block = true;
         return Ok(());
     }
-    Err(Fault::GP0)
+    cpu.end_block = true;
+    if cpu.state.v86() {
+        return cpu.iret_v86(bus, w);
+    }
+    if cpu.state.eflags & flags::NT != 0 {
+        return cpu.iret_task(bus);
+    }
+    cpu.iret_protected(bus, w)
 }
 
 fn int(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
@@ -145,5 +160,439 @@ impl Cpu {
         self.interrupt(bus, v, None, Source::Software)?;
         self.end_block = true;
         Ok(())
+    }
+}
+
+/// INT1 (ICEBP): a #DB trap without the gate DPL check (SDM Vol. 2, INT n,
+/// "INT1").
+fn int1(cpu: &mut Cpu, bus: &mut Bus, _i: &Instruction) -> Res<()> {
+    cpu.interrupt(bus, vector::DB, None, Source::Trap)?;
+    cpu.end_block = true;
+    Ok(())
+}
+
+/// LDS/LES/LFS/LGS/LSS r, m16:16/m16:32 (SDM Vol. 2, "LDS/LES/LFS/LGS/LSS"):
+/// the segment register is loaded (with every check) before the general
+/// register, which cannot fault. LSS inhibits interrupts like MOV SS.
+fn load_far_pointer(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+    let r = i.op0_register();
+    let w = reg_width(r);
+    let (s, off) = cpu.ea(i);
+    let o = cpu.read_mem(bus, s, off, w)?;
+    let sel = cpu.read_mem(bus, s, off.wrapping_add(w.bytes()), W::W)? as u16;
+    let seg = match i.mnemonic() {
+        Mnemonic::Lds => SegReg::Ds,
+        Mnemonic::Les => SegReg::Es,
+        Mnemonic::Lfs => SegReg::Fs,
+        Mnemonic::Lgs => SegReg::Gs,
+        _ => SegReg::Ss,
+    };
+    cpu.load_seg(bus, seg, sel)?;
+    if seg == SegReg::Ss {
+        cpu.state.intr_shadow = true;
+        cpu.end_block = true;
+    }
+    cpu.set_reg(r, o);
+    Ok(())
+}
+
+/// BOUND r16, m16&16 / r32, m32&32 (SDM Vol. 2, BOUND): signed bounds,
+/// #BR if the index is outside them.
+fn bound(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+    let w = reg_width(i.op0_register());
+    let idx = w.sext(cpu.reg(i.op0_register())) as i32;
+    let (s, off) = cpu.ea(i);
+    let lo = w.sext(cpu.read_mem(bus, s, off, w)?) as i32;
+    let hi = w.sext(cpu.read_mem(bus, s, off.wrapping_add(w.bytes()), w)?) as i32;
+    if idx < lo || idx > hi {
+        return Err(Fault::BR);
+    }
+    Ok(())
+}
+
+/// Checks on a code segment that is the direct target of a far JMP or
+/// CALL (SDM Vol. 2, JMP/CALL "CONFORMING-CODE-SEGMENT" and
+/// "NONCONFORMING-CODE-SEGMENT"; Vol. 3A, 5.8.1-5.8.2).
+fn check_direct_code(d: Desc, sel: u16, cpl: u8) -> Res<()> {
+    let ok = if d.conforming() {
+        d.dpl() <= cpl
+    } else {
+        rpl(sel) <= cpl && d.dpl() == cpl
+    };
+    if !ok {
+        return Err(Fault::sel(vector::GP, sel));
+    }
+    if !d.present() {
+        return Err(Fault::sel(vector::NP, sel));
+    }
+    Ok(())
+}
+
+/// Checks on the code segment a returning RETF or IRET names (SDM Vol. 2,
+/// RET and IRET "PROTECTED-MODE-RETURN").
+fn check_return_code(d: Desc, sel: u16, cpl: u8) -> Res<()> {
+    let r = rpl(sel);
+    if !d.is_code() || r < cpl || (d.conforming() && d.dpl() > r) || (!d.conforming() && d.dpl() != r) {
+        return Err(Fault::sel(vector::GP, sel));
+    }
+    if !d.present() {
+        return Err(Fault::sel(vector::NP, sel));
+    }
+    Ok(())
+}
+
+impl Cpu {
+    /// Protected-mode far JMP (`push` = None) or CALL (`push` = operand
+    /// size) to `sel:off` (SDM Vol. 2, JMP and CALL pseudo-code).
+    fn far_protected(&mut self, bus: &mut Bus, sel: u16, off: u32, push: Option<W>) -> Res<()> {
+        let cpl = self.state.cpl;
+        if is_null(sel) {
+            return Err(Fault::GP0);
+        }
+        let (d, daddr) = self.fetch_desc(bus, sel, vector::GP, 0)?;
+        if d.is_code() {
+            check_direct_code(d, sel, cpl)?;
+            if off > d.limit() {
+                return Err(Fault::GP0);
+            }
+            if let Some(w) = push {
+                self.push_return(bus, w)?;
+            }
+            self.load_cs(bus, sel, d, daddr, cpl)?;
+            self.state.eip = off;
+            return Ok(());
+        }
+        if d.s() {
+            return Err(Fault::sel(vector::GP, sel));
+        }
+        let kind = if push.is_some() { Switch::Call } else { Switch::Jmp };
+        match d.typ() {
+            sys::CALL16 | sys::CALL32 => {
+                if d.dpl() < cpl || d.dpl() < rpl(sel) {
+                    return Err(Fault::sel(vector::GP, sel));
+                }
+                if !d.present() {
+                    return Err(Fault::sel(vector::NP, sel));
+                }
+                self.through_call_gate(bus, d, push.is_some())
+            }
+            sys::TASK => {
+                if d.dpl() < cpl || d.dpl() < rpl(sel) {
+                    return Err(Fault::sel(vector::GP, sel));
+                }
+                if !d.present() {
+                    return Err(Fault::sel(vector::NP, sel));
+                }
+                let tss = d.gate_selector();
+                if tss & 4 != 0 {
+                    return Err(Fault::sel(vector::GP, tss));
+                }
+                let (td, taddr) = self.fetch_desc(bus, tss, vector::GP, 0)?;
+                if !(td.is_sys(sys::TSS16_AVAIL) || td.is_sys(sys::TSS32_AVAIL)) {
+                    return Err(Fault::sel(vector::GP, tss));
+                }
+                if !td.present() {
+                    return Err(Fault::sel(vector::NP, tss));
+                }
+                self.task_switch(bus, tss, td, taddr, kind, 0).map(|_| ())
+            }
+            sys::TSS16_AVAIL | sys::TSS32_AVAIL => {
+                if d.dpl() < cpl || d.dpl() < rpl(sel) {
+                    return Err(Fault::sel(vector::GP, sel));
+                }
+                if !d.present() {
+                    return Err(Fault::sel(vector::NP, sel));
+                }
+                self.task_switch(bus, sel, d, daddr, kind, 0).map(|_| ())
+            }
+            _ => Err(Fault::sel(vector::GP, sel)),
+        }
+    }
+
+    /// Push CS:EIP of the return address on the current stack (far CALL,
+    /// same privilege), checking the whole frame first.
+    fn push_return(&mut self, bus: &mut Bus, w: W) -> Res<()> {
+        let mut f = Frame::default();
+        f.push(u32::from(self.state.seg(SegReg::Cs).selector));
+        f.push(self.state.eip);
+        let ss = *self.state.seg(SegReg::Ss);
+        let user = self.state.cpl == 3;
+        let sp = self.check_frame(bus, &ss, self.sp(), 2 * w.bytes(), user, Fault::SS0)?;
+        self.write_frame(bus, &ss, sp, &f, w, user)?;
+        self.set_sp(sp);
+        Ok(())
+    }
+
+    /// JMP or CALL through a call gate (SDM Vol. 2, CALL "CALL-GATE",
+    /// "MORE-PRIVILEGE" and "SAME-PRIVILEGE"; Vol. 3A, 5.8.5-5.8.6).
+    fn through_call_gate(&mut self, bus: &mut Bus, gate: Desc, call: bool) -> Res<()> {
+        let cpl = self.state.cpl;
+        let sel = gate.gate_selector();
+        if is_null(sel) {
+            return Err(Fault::GP0);
+        }
+        let (d, daddr) = self.fetch_desc(bus, sel, vector::GP, 0)?;
+        let bad = if call {
+            !d.is_code() || d.dpl() > cpl
+        } else {
+            !d.is_code() || (d.conforming() && d.dpl() > cpl) || (!d.conforming() && d.dpl() != cpl)
+        };
+        if bad {
+            return Err(Fault::sel(vector::GP, sel));
+        }
+        if !d.present() {
+            return Err(Fault::sel(vector::NP, sel));
+        }
+        let off = gate.gate_offset();
+        let w = if gate.sys32() { W::D } else { W::W };
+        if !call {
+            if off > d.limit() {
+                return Err(Fault::GP0);
+            }
+            self.load_cs(bus, sel, d, daddr, cpl)?;
+            self.state.eip = off;
+            return Ok(());
+        }
+        if d.conforming() || d.dpl() == cpl {
+            // SAME-PRIVILEGE: the gate's size decides the pushes.
+            if off > d.limit() {
+                return Err(Fault::GP0);
+            }
+            self.push_return(bus, w)?;
+            self.load_cs(bus, sel, d, daddr, cpl)?;
+            self.state.eip = off;
+            return Ok(());
+        }
+        // MORE-PRIVILEGE: new stack from the TSS, parameters copied.
+        let new_cpl = d.dpl();
+        let (ss_sel, esp) = self.tss_stack(bus, new_cpl, 0)?;
+        let ss = self.check_new_ss(bus, ss_sel, new_cpl, 0)?;
+        let n = w.bytes();
+        let count = gate.gate_params();
+        let mut f = Frame::default();
+        f.push(u32::from(self.state.seg(SegReg::Ss).selector));
+        f.push(self.state.regs[reg::ESP]);
+        for k in (0..count).rev() {
+            let v = self.peek(bus, k * n, w)?;
+            f.push(v);
+        }
+        f.push(u32::from(self.state.seg(SegReg::Cs).selector));
+        f.push(self.state.eip);
+        let sp = if ss.big() { esp } else { esp & 0xffff };
+        let user = new_cpl == 3;
+        let new_sp = self.check_frame(bus, &ss, sp, f.len() * n, user, Fault::sel(vector::SS, ss_sel))?;
+        if off > d.limit() {
+            return Err(Fault::GP0);
+        }
+        self.write_frame(bus, &ss, new_sp, &f, w, user)?;
+        self.load_cs(bus, sel, d, daddr, new_cpl)?;
+        self.state.segs[SegReg::Ss as usize] = ss;
+        self.state.regs[reg::ESP] = if ss.big() {
+            new_sp
+        } else {
+            (esp & 0xffff_0000) | new_sp
+        };
+        self.state.eip = off;
+        Ok(())
+    }
+
+    /// The SS a return to outer privilege `r` pops (SDM Vol. 2, RET and
+    /// IRET "RETURN-TO-OUTER-PRIVILEGE-LEVEL"): #GP(0) if null, #GP(sel)
+    /// for a bad descriptor, #SS(sel) if not present.
+    fn check_return_ss(&mut self, bus: &mut Bus, sel: u16, r: u8) -> Res<(Desc, u32)> {
+        if is_null(sel) {
+            return Err(Fault::GP0);
+        }
+        let (d, addr) = self.fetch_desc(bus, sel, vector::GP, 0)?;
+        if rpl(sel) != r || !d.writable() || d.dpl() != r {
+            return Err(Fault::sel(vector::GP, sel));
+        }
+        if !d.present() {
+            return Err(Fault::sel(vector::SS, sel));
+        }
+        Ok((d, addr))
+    }
+
+    /// After a return to outer privilege, data segment registers the new
+    /// CPL may not use become null (SDM Vol. 2, RET and IRET: "data or
+    /// non-conforming code segment AND CPL > DPL").
+    fn revalidate_data_segments(&mut self) {
+        let cpl = self.state.cpl;
+        for s in [SegReg::Es, SegReg::Ds, SegReg::Fs, SegReg::Gs] {
+            let seg = self.state.segs[s as usize];
+            let conforming_code = seg.attr & (attr::CODE | attr::DC) == attr::CODE | attr::DC;
+            if seg.valid && !conforming_code && seg.dpl() < cpl {
+                self.state.segs[s as usize] = null_segment(0);
+            }
+        }
+    }
+
+    /// Protected-mode RETF [imm16] (SDM Vol. 2, RET "PROTECTED-MODE").
+    fn retf_protected(&mut self, bus: &mut Bus, w: W, extra: u32) -> Res<()> {
+        let n = w.bytes();
+        let cpl = self.state.cpl;
+        let off = self.peek(bus, 0, w)?;
+        let sel = self.peek(bus, n, w)? as u16;
+        if is_null(sel) {
+            return Err(Fault::GP0);
+        }
+        let (d, daddr) = self.fetch_desc(bus, sel, vector::GP, 0)?;
+        check_return_code(d, sel, cpl)?;
+        let r = rpl(sel);
+        if r == cpl {
+            if off > d.limit() {
+                return Err(Fault::GP0);
+            }
+            self.load_cs(bus, sel, d, daddr, cpl)?;
+            self.state.eip = off;
+            self.set_sp(self.sp_add(2 * n + extra));
+            return Ok(());
+        }
+        // RETURN-TO-OUTER-PRIVILEGE-LEVEL.
+        let esp = self.peek(bus, 2 * n + extra, w)?;
+        let ss_sel = self.peek(bus, 3 * n + extra, w)? as u16;
+        let (sd, saddr) = self.check_return_ss(bus, ss_sel, r)?;
+        if off > d.limit() {
+            return Err(Fault::GP0);
+        }
+        self.set_accessed(bus, sd, saddr)?;
+        self.load_cs(bus, sel, d, daddr, r)?;
+        self.state.segs[SegReg::Ss as usize] = sd.segment(ss_sel);
+        self.state.regs[reg::ESP] = if w == W::D {
+            esp
+        } else {
+            (self.state.regs[reg::ESP] & 0xffff_0000) | esp
+        };
+        self.set_sp(self.sp_add(extra));
+        self.state.eip = off;
+        self.revalidate_data_segments();
+        Ok(())
+    }
+
+    /// IRET with NT = 1: return to the task in the back-link (SDM Vol. 2,
+    /// IRET "TASK-RETURN"; Vol. 3A, 7.3).
+    fn iret_task(&mut self, bus: &mut Bus) -> Res<()> {
+        let link = self.read_sys_u16(bus, self.state.tr.base)?;
+        if link & 4 != 0 {
+            return Err(Fault::ts(u32::from(link & 0xfffc)));
+        }
+        let (d, daddr) = self.fetch_desc(bus, link, vector::TS, 0)?;
+        if !(d.is_sys(sys::TSS16_BUSY) || d.is_sys(sys::TSS32_BUSY)) {
+            return Err(Fault::sel(vector::TS, link));
+        }
+        if !d.present() {
+            return Err(Fault::sel(vector::NP, link));
+        }
+        self.task_switch(bus, link, d, daddr, Switch::Iret, 0).map(|_| ())
+    }
+
+    /// IRET in virtual-8086 mode (SDM Vol. 2, IRET "IF VM = 1"): with IOPL
+    /// 3 a real-mode style return that cannot change VM or IOPL; else
+    /// #GP(0).
+    fn iret_v86(&mut self, bus: &mut Bus, w: W) -> Res<()> {
+        if self.state.iopl() < 3 {
+            return Err(Fault::GP0);
+        }
+        let n = w.bytes();
+        let off = self.peek(bus, 0, w)?;
+        let sel = self.peek(bus, n, w)? as u16;
+        let fl = self.peek(bus, 2 * n, w)?;
+        if off > 0xffff {
+            return Err(Fault::GP0);
+        }
+        self.load_seg(bus, SegReg::Cs, sel)?;
+        self.state.eip = off;
+        self.set_sp(self.sp_add(3 * n));
+        let keep =
+            flags::VM | flags::IOPL | flags::VIF | flags::VIP | if w == W::W { 0xffff_0000 } else { 0 };
+        let old = self.state.eflags;
+        self.state.eflags = ((old & keep) | (fl & !keep & flags::VALID)) | flags::FIXED1;
+        Ok(())
+    }
+
+    /// Protected-mode IRET without NT (SDM Vol. 2, IRET
+    /// "PROTECTED-MODE-RETURN", "RETURN-TO-VIRTUAL-8086-MODE",
+    /// "RETURN-TO-SAME-PRIVILEGE-LEVEL", "RETURN-TO-OUTER-PRIVILEGE-LEVEL").
+    fn iret_protected(&mut self, bus: &mut Bus, w: W) -> Res<()> {
+        let n = w.bytes();
+        let cpl = self.state.cpl;
+        let off = self.peek(bus, 0, w)?;
+        let sel = self.peek(bus, n, w)? as u16;
+        let fl = self.peek(bus, 2 * n, w)?;
+        if w == W::D && fl & flags::VM != 0 && cpl == 0 {
+            // RETURN-TO-VIRTUAL-8086-MODE: ESP, SS, ES, DS, FS, GS follow.
+            let mut v = [0u32; 6];
+            for (k, x) in v.iter_mut().enumerate() {
+                *x = self.peek(bus, 12 + 4 * k as u32, W::D)?;
+            }
+            if off > 0xffff {
+                return Err(Fault::GP0);
+            }
+            self.state.eflags = (fl & flags::VALID) | flags::FIXED1;
+            let seg = |sel: u32, a: u16| Segment::real(sel as u16, 0xffff, a | 3 << 5);
+            self.state.segs[SegReg::Cs as usize] = seg(u32::from(sel), attr::CODE_RX);
+            self.state.segs[SegReg::Ss as usize] = seg(v[1], attr::DATA_RW);
+            self.state.segs[SegReg::Es as usize] = seg(v[2], attr::DATA_RW);
+            self.state.segs[SegReg::Ds as usize] = seg(v[3], attr::DATA_RW);
+            self.state.segs[SegReg::Fs as usize] = seg(v[4], attr::DATA_RW);
+            self.state.segs[SegReg::Gs as usize] = seg(v[5], attr::DATA_RW);
+            self.state.regs[reg::ESP] = v[0];
+            self.state.eip = off;
+            self.state.cpl = 3;
+            return Ok(());
+        }
+        if is_null(sel) {
+            return Err(Fault::GP0);
+        }
+        let (d, daddr) = self.fetch_desc(bus, sel, vector::GP, 0)?;
+        check_return_code(d, sel, cpl)?;
+        let r = rpl(sel);
+        if r == cpl {
+            if off > d.limit() {
+                return Err(Fault::GP0);
+            }
+            self.load_cs(bus, sel, d, daddr, cpl)?;
+            self.state.eip = off;
+            self.set_sp(self.sp_add(3 * n));
+            self.iret_flags(fl, w, cpl);
+            return Ok(());
+        }
+        let esp = self.peek(bus, 3 * n, w)?;
+        let ss_sel = self.peek(bus, 4 * n, w)? as u16;
+        let (sd, saddr) = self.check_return_ss(bus, ss_sel, r)?;
+        if off > d.limit() {
+            return Err(Fault::GP0);
+        }
+        self.set_accessed(bus, sd, saddr)?;
+        self.iret_flags(fl, w, cpl);
+        self.load_cs(bus, sel, d, daddr, r)?;
+        self.state.segs[SegReg::Ss as usize] = sd.segment(ss_sel);
+        self.state.regs[reg::ESP] = if w == W::D {
+            esp
+        } else {
+            (self.state.regs[reg::ESP] & 0xffff_0000) | esp
+        };
+        self.state.eip = off;
+        self.revalidate_data_segments();
+        Ok(())
+    }
+
+    /// The EFLAGS update of a protected-mode IRET, with the privilege rules
+    /// of the CPL before the return (SDM Vol. 2, IRET).
+    fn iret_flags(&mut self, fl: u32, w: W, cpl: u8) {
+        let mut mask = flags::ARITH | flags::TF | flags::DF | flags::NT;
+        if w == W::D {
+            mask |= flags::RF | flags::AC | flags::ID;
+        }
+        if cpl <= self.state.iopl() {
+            mask |= flags::IF;
+        }
+        if cpl == 0 {
+            mask |= flags::IOPL;
+            if w == W::D {
+                mask |= flags::VIF | flags::VIP;
+            }
+        }
+        self.state.eflags = (self.state.eflags & !mask) | (fl & mask) | flags::FIXED1;
     }
 }

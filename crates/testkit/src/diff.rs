@@ -1,0 +1,155 @@
+//! Comparing two outcomes of one case, ignoring what the SDM leaves undefined.
+
+use std::fmt::Write;
+
+use crate::flags::{undefined, Undefined};
+use crate::gen::Case;
+use crate::state::{flag_names, Outcome, REG_NAMES, VISIBLE_FLAGS, ZF};
+
+/// Vector names for messages (SDM Vol. 3A Table 6-1).
+pub fn vector_name(v: u8) -> &'static str {
+    match v {
+        0 => "#DE",
+        1 => "#DB",
+        3 => "#BP",
+        4 => "#OF",
+        5 => "#BR",
+        6 => "#UD",
+        7 => "#NM",
+        8 => "#DF",
+        10 => "#TS",
+        11 => "#NP",
+        12 => "#SS",
+        13 => "#GP",
+        14 => "#PF",
+        16 => "#MF",
+        17 => "#AC",
+        _ => "#?",
+    }
+}
+
+/// What to ignore when comparing outcomes of `case`, judged from the host's outcome.
+pub fn undefined_for(case: &Case, host: &Outcome) -> Undefined {
+    let zf = host.state().eflags & ZF != 0;
+    undefined(&case.instr, &case.before, zf)
+}
+
+/// The differences between the host's outcome and another engine's, as lines of text;
+/// empty if they agree on everything the SDM defines.
+pub fn differences(case: &Case, host: &Outcome, other: &Outcome) -> Vec<String> {
+    let u = undefined_for(case, host);
+    let mut out = Vec::new();
+    if host.vector() != other.vector() {
+        out.push(format!(
+            "exception: host {} other {}",
+            describe_vector(host),
+            describe_vector(other)
+        ));
+    }
+    let (h, o) = (host.state(), other.state());
+    for (i, name) in REG_NAMES.iter().enumerate() {
+        let mask = !u.regs[i];
+        if h.regs[i] & mask != o.regs[i] & mask {
+            out.push(format!("{name}: host {:08x} other {:08x}", h.regs[i], o.regs[i]));
+        }
+    }
+    let fmask = VISIBLE_FLAGS & !u.flags;
+    if h.eflags & fmask != o.eflags & fmask {
+        let diff = (h.eflags ^ o.eflags) & fmask;
+        out.push(format!(
+            "eflags: host {:08x} other {:08x} (differ in {})",
+            h.eflags & VISIBLE_FLAGS,
+            o.eflags & VISIBLE_FLAGS,
+            flag_names(diff)
+        ));
+    }
+    let ignored = |at: usize| {
+        u.mem
+            .is_some_and(|(start, len)| (start..start + len).contains(&at))
+    };
+    let bad: Vec<usize> = (0..h.mem.len().min(o.mem.len()))
+        .filter(|&at| h.mem[at] != o.mem[at] && !ignored(at))
+        .collect();
+    if !bad.is_empty() {
+        let shown: Vec<String> = bad
+            .iter()
+            .take(8)
+            .map(|&at| format!("[{at:#05x}] host {:02x} other {:02x}", h.mem[at], o.mem[at]))
+            .collect();
+        out.push(format!(
+            "memory: {} bytes differ: {}",
+            bad.len(),
+            shown.join(", ")
+        ));
+    }
+    out
+}
+
+fn describe_vector(o: &Outcome) -> String {
+    match o.vector() {
+        None => "none".to_string(),
+        Some(v) => format!("{} (vector {v})", vector_name(v)),
+    }
+}
+
+/// A readable report of one mismatch: the instruction, the state before, both results.
+pub fn report(case: &Case, host: &Outcome, other: &Outcome, other_name: &str) -> String {
+    let u = undefined_for(case, host);
+    let mut s = String::new();
+    let bytes: Vec<String> = case.bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let _ = writeln!(
+        s,
+        "{}: {}    ({})",
+        case.form.name(),
+        case.disassembly(),
+        bytes.join(" ")
+    );
+    let _ = writeln!(s, "  before: {:?}", case.before);
+    if let Some((at, len)) = memory_operand(case) {
+        let _ = writeln!(
+            s,
+            "          window[{at:#05x}..+{len}] = {:02x?}",
+            &case.before.mem[at..at + len]
+        );
+    }
+    let _ = writeln!(s, "  host:   {}", outcome_line(host));
+    let _ = writeln!(s, "  {other_name:<7} {}", outcome_line(other));
+    for d in differences(case, host, other) {
+        let _ = writeln!(s, "  differs: {d}");
+    }
+    if u != Undefined::default() {
+        let _ = writeln!(
+            s,
+            "  ignored (undefined per SDM): flags [{}] regs {:08x?} mem {:?}",
+            flag_names(u.flags),
+            u.regs,
+            u.mem
+        );
+    }
+    s
+}
+
+fn outcome_line(o: &Outcome) -> String {
+    match o {
+        Outcome::Completed(st) => format!("completed  {st:?}"),
+        Outcome::Exception { vector, state } => format!("{} ({vector}) {state:?}", vector_name(*vector)),
+    }
+}
+
+/// The window bytes of the case's explicit memory operand, if it has one in the window.
+fn memory_operand(case: &Case) -> Option<(usize, usize)> {
+    let i = &case.instr;
+    let has_mem = (0..i.op_count()).any(|n| i.op_kind(n) == iced_x86::OpKind::Memory);
+    if !has_mem {
+        return None;
+    }
+    let at = crate::gen::ea(i, &case.before) as usize;
+    let len = i.memory_size().size().clamp(1, 8);
+    (at + len <= case.before.mem.len()).then_some((at, len))
+}
+
+/// Runs `case` natively; a convenience for tests.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub fn run_case_native(case: &Case) -> Outcome {
+    crate::native::run_native(&case.bytes, &case.before)
+}

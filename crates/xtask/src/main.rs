@@ -1,0 +1,130 @@
+//! `cargo xtask test`: the project's one test command.
+//!
+//! 1. installs what the tests need from Debian packages, by package name
+//!    (nasm for the test ROMs), when it is missing;
+//! 2. assembles the test ROMs (`test-roms/build.sh`);
+//! 3. runs `cargo test --release --workspace`, whose exit status it returns.
+//!
+//! Nothing is downloaded by address; packages come through `apt-get`.
+
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = root.canonicalize().unwrap_or(root);
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&root, &args[1..]),
+        Some("prepare") => prepare(&root),
+        _ => {
+            eprintln!("usage: cargo xtask test [-- CARGO-TEST-ARGS]   run the whole test suite");
+            eprintln!(
+                "       cargo xtask prepare                     install prerequisites, build test ROMs"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {cmd}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Install Debian packages by name if their command is missing.
+fn ensure_packages(pkgs: &[(&str, &str)]) -> Result<(), String> {
+    let missing: Vec<&str> = pkgs
+        .iter()
+        .filter(|(cmd, _)| !have(cmd))
+        .map(|(_, p)| *p)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {}", missing.join(" "));
+    let sudo = if is_root() { vec![] } else { vec!["sudo"] };
+    let run = |extra: &[&str]| -> bool {
+        let mut c = Command::new(if sudo.is_empty() { "apt-get" } else { "sudo" });
+        if !sudo.is_empty() {
+            c.arg("apt-get");
+        }
+        c.args(extra)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if !run(&["install", "-y", "-q", "--no-install-recommends"]
+        .iter()
+        .copied()
+        .chain(missing.iter().copied())
+        .collect::<Vec<_>>())
+    {
+        // The package lists may be missing or stale on a fresh machine.
+        if !run(&["update", "-q"])
+            || !run(&["install", "-y", "-q", "--no-install-recommends"]
+                .iter()
+                .copied()
+                .chain(missing.iter().copied())
+                .collect::<Vec<_>>())
+        {
+            return Err(format!(
+                "could not install {} with apt-get; install them by hand",
+                missing.join(" ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
+}
+
+fn prepare(root: &Path) -> Result<ExitCode, String> {
+    ensure_packages(&[("nasm", "nasm")])?;
+    let st = Command::new("sh")
+        .arg(root.join("test-roms/build.sh"))
+        .status()
+        .map_err(|e| format!("cannot run test-roms/build.sh: {e}"))?;
+    if !st.success() {
+        return Err("building the test ROMs failed".into());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn test(root: &Path, extra: &[String]) -> Result<ExitCode, String> {
+    prepare(root)?;
+    let cargo = std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "cargo".into());
+    let st = Command::new(cargo)
+        .current_dir(root)
+        .args(["test", "--release", "--workspace"])
+        .args(extra)
+        .status()
+        .map_err(|e| format!("cannot run cargo test: {e}"))?;
+    Ok(if st.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -232,6 +232,156 @@ pub(crate) fn flat_segment(selector: u16, code: bool, dpl: u8) -> Segment {
     }
 }
 
+/// A small protected-mode machine for the unit tests of the system half:
+/// a GDT at 0x1000, an IDT at 0x2000, a 32-bit TSS at 0x3000 (TR = 0x28,
+/// ring-0 stack 0x10:0x9000), flat ring-0 and ring-3 segments, CPL 0.
+#[cfg(test)]
+pub(crate) mod testenv {
+    use crate::state::{flags, SegReg};
+    use crate::{Bus, Cpu, Res};
+    use mem::{PhysAddr, PhysMemory};
+
+    /// GDT base.
+    pub const GDT: u32 = 0x1000;
+    /// IDT base.
+    pub const IDT: u32 = 0x2000;
+    /// First TSS base (selector 0x28).
+    pub const TSS: u32 = 0x3000;
+    /// Second TSS base (selector 0x30).
+    pub const TSS2: u32 = 0x3100;
+    /// Where tests put code.
+    pub const CODE: u32 = 0x5000;
+
+    /// Ring-0 flat 32-bit code.
+    pub const CODE0: u64 = 0x00cf_9a00_0000_ffff;
+    /// Ring-0 flat data.
+    pub const DATA0: u64 = 0x00cf_9200_0000_ffff;
+    /// Ring-3 flat 32-bit code.
+    pub const CODE3: u64 = 0x00cf_fa00_0000_ffff;
+    /// Ring-3 flat data.
+    pub const DATA3: u64 = 0x00cf_f200_0000_ffff;
+
+    /// A segment descriptor: `access` is byte 5 (P, DPL, S, type), `fl` the
+    /// G/D nibble.
+    pub fn seg(base: u32, limit: u32, access: u8, fl: u8) -> u64 {
+        let (b, l) = (u64::from(base), u64::from(limit));
+        (l & 0xffff)
+            | (b & 0xff_ffff) << 16
+            | u64::from(access) << 40
+            | (l >> 16 & 0xf) << 48
+            | u64::from(fl & 0xf) << 52
+            | (b >> 24) << 56
+    }
+
+    /// A gate descriptor of type `typ` with DPL `dpl` (present).
+    pub fn gate(sel: u16, off: u32, typ: u8, dpl: u8, params: u8) -> u64 {
+        let o = u64::from(off);
+        (o & 0xffff)
+            | u64::from(sel) << 16
+            | u64::from(params & 0x1f) << 32
+            | u64::from(0x80 | dpl << 5 | typ) << 40
+            | (o >> 16) << 48
+    }
+
+    /// The machine.
+    pub struct Env {
+        pub cpu: Cpu,
+        pub bus: Bus,
+    }
+
+    impl Env {
+        pub fn new() -> Env {
+            let mut e = Env {
+                cpu: Cpu::new(),
+                bus: Bus::new(PhysMemory::new(2).unwrap()),
+            };
+            e.set_gdt(0x08, CODE0);
+            e.set_gdt(0x10, DATA0);
+            e.set_gdt(0x18, CODE3);
+            e.set_gdt(0x20, DATA3);
+            e.set_gdt(0x28, seg(TSS, 0x67, 0x8b, 0)); // busy: it is TR
+            e.set_gdt(0x30, seg(TSS2, 0x67, 0x89, 0));
+            e.w32(TSS + 4, 0x9000); // ESP0
+            e.w32(TSS + 8, 0x10); // SS0
+            let s = &mut e.cpu.state;
+            s.gdtr = crate::TableReg {
+                base: GDT,
+                limit: 0xff,
+            };
+            s.idtr = crate::TableReg {
+                base: IDT,
+                limit: 0x7ff,
+            };
+            s.cr0 |= crate::cr0::PE;
+            s.eflags = flags::FIXED1;
+            s.ldtr = super::null_segment(0);
+            let mut tr = super::Desc(seg(TSS, 0x67, 0x8b, 0)).segment(0x28);
+            tr.valid = true;
+            s.tr = tr;
+            e.load_flat(0);
+            e.cpu.state.regs[crate::reg::ESP] = 0x8000;
+            e
+        }
+
+        /// Flat segments at `cpl` (selectors 0x08/0x10 or 0x1b/0x23).
+        pub fn load_flat(&mut self, cpl: u8) {
+            let (c, d, cs, ds) = if cpl == 0 {
+                (CODE0, DATA0, 0x08, 0x10)
+            } else {
+                (CODE3, DATA3, 0x1b, 0x23)
+            };
+            for r in SegReg::ALL {
+                let (desc, sel) = if r == SegReg::Cs { (c, cs) } else { (d, ds) };
+                self.cpu.state.segs[r as usize] = super::Desc(desc).segment(sel);
+            }
+            self.cpu.state.cpl = cpl;
+        }
+
+        pub fn set_gdt(&mut self, sel: u16, d: u64) {
+            self.w64(GDT + u32::from(sel & 0xfff8), d);
+        }
+        pub fn set_idt(&mut self, v: u8, d: u64) {
+            self.w64(IDT + u32::from(v) * 8, d);
+        }
+        pub fn w64(&mut self, a: u32, v: u64) {
+            self.bus.mem.write(PhysAddr(u64::from(a)), &v.to_le_bytes());
+        }
+        pub fn w32(&mut self, a: u32, v: u32) {
+            self.bus.mem.write(PhysAddr(u64::from(a)), &v.to_le_bytes());
+        }
+        pub fn w16(&mut self, a: u32, v: u16) {
+            self.bus.mem.write(PhysAddr(u64::from(a)), &v.to_le_bytes());
+        }
+        pub fn r32(&mut self, a: u32) -> u32 {
+            let mut b = [0u8; 4];
+            self.bus.mem.read(PhysAddr(u64::from(a)), &mut b);
+            u32::from_le_bytes(b)
+        }
+        pub fn r8(&mut self, a: u32) -> u8 {
+            let mut b = [0u8; 1];
+            self.bus.mem.read(PhysAddr(u64::from(a)), &mut b);
+            b[0]
+        }
+        /// Put `code` at CODE and point EIP at it.
+        pub fn code(&mut self, code: &[u8]) {
+            self.bus.mem.write(PhysAddr(u64::from(CODE)), code);
+            self.bus.mem.take_smc_pages();
+            self.cpu.cache.clear();
+            self.cpu.state.eip = CODE;
+        }
+        /// Execute one instruction.
+        pub fn step(&mut self) -> Res<()> {
+            self.cpu.step(&mut self.bus)
+        }
+        pub fn esp(&self) -> u32 {
+            self.cpu.state.regs[crate::reg::ESP]
+        }
+        pub fn sel(&self, s: SegReg) -> u16 {
+            self.cpu.state.seg(s).selector
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -357,3 +357,98 @@ impl Frame {
         &self.vals[..self.len]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Source;
+    use crate::desc::testenv::*;
+    use crate::fault::{vector, Fault};
+    use crate::state::{flags, SegReg};
+
+    // int 0x80 (CD 80) from CPL 3 through a DPL-3 32-bit trap gate: the
+    // ring-0 stack comes from the TSS and gets SS, ESP, EFLAGS, CS, EIP.
+    #[test]
+    fn int_from_ring3_through_trap_gate_switches_stacks() {
+        let mut e = Env::new();
+        e.set_idt(0x80, gate(0x08, 0x7000, 0xf, 3, 0));
+        e.load_flat(3);
+        e.cpu.state.eflags |= flags::IF;
+        e.cpu.state.regs[crate::reg::ESP] = 0x6000;
+        e.code(&[0xcd, 0x80]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.cpl, 0);
+        assert_eq!(e.sel(SegReg::Cs), 0x08);
+        assert_eq!(e.sel(SegReg::Ss), 0x10);
+        assert_eq!(e.cpu.state.eip, 0x7000);
+        assert_eq!(e.esp(), 0x9000 - 20);
+        assert_eq!(e.r32(0x9000 - 4), 0x23, "old SS");
+        assert_eq!(e.r32(0x9000 - 8), 0x6000, "old ESP");
+        assert_eq!(e.r32(0x9000 - 12), flags::FIXED1 | flags::IF, "EFLAGS");
+        assert_eq!(e.r32(0x9000 - 16), 0x1b, "old CS");
+        assert_eq!(e.r32(0x9000 - 20), CODE + 2, "return EIP");
+        // A trap gate leaves IF alone.
+        assert_ne!(e.cpu.state.eflags & flags::IF, 0);
+    }
+
+    // int 0x80 (CD 80) at CPL 3 through a DPL-0 gate: #GP(vector*8+2),
+    // without EXT (a software interrupt).
+    #[test]
+    fn int_through_privileged_gate_is_gp() {
+        let mut e = Env::new();
+        e.set_idt(0x80, gate(0x08, 0x7000, 0xe, 0, 0));
+        e.load_flat(3);
+        e.code(&[0xcd, 0x80]);
+        assert_eq!(e.step(), Err(Fault::gp(0x80 * 8 + 2)));
+        assert_eq!(e.cpu.state.eip, CODE);
+        assert_eq!(e.cpu.state.cpl, 3);
+    }
+
+    // An external interrupt ignores the gate DPL; a not-present gate is
+    // #NP(vector*8+2+EXT); past the IDT limit it is #GP(vector*8+2+EXT).
+    #[test]
+    fn external_interrupt_error_codes_carry_ext() {
+        let mut e = Env::new();
+        e.set_idt(0x21, gate(0x08, 0x7000, 0xe, 0, 0) & !(0x80 << 40));
+        let r = e.cpu.interrupt(&mut e.bus, 0x21, None, Source::External);
+        assert_eq!(r, Err(Fault::np(0x21 * 8 + 3)));
+        e.cpu.state.idtr.limit = 0xff;
+        let r = e.cpu.interrupt(&mut e.bus, 0x40, None, Source::External);
+        assert_eq!(r, Err(Fault::gp(0x40 * 8 + 3)));
+        // Same privilege, interrupt gate with an error code: IF cleared.
+        e.set_idt(0x0d, gate(0x08, 0x7100, 0xe, 0, 0));
+        e.cpu.state.eflags |= flags::IF;
+        e.cpu.state.eip = 0x1234;
+        e.cpu
+            .interrupt(&mut e.bus, vector::GP, Some(0x28), Source::Fault)
+            .unwrap();
+        assert_eq!(e.esp(), 0x8000 - 16);
+        assert_eq!(e.r32(0x8000 - 16), 0x28, "error code");
+        assert_eq!(e.r32(0x8000 - 12), 0x1234, "EIP");
+        assert_eq!(e.cpu.state.eflags & flags::IF, 0);
+    }
+
+    // A 16-bit interrupt gate to a ring-0 handler from CPL 3 pushes words.
+    #[test]
+    fn sixteen_bit_gate_pushes_words() {
+        let mut e = Env::new();
+        e.set_idt(0x30, gate(0x08, 0x7000, 0x6, 3, 0));
+        e.load_flat(3);
+        e.cpu.state.regs[crate::reg::ESP] = 0x6000;
+        e.code(&[0xcd, 0x30]);
+        e.step().unwrap();
+        assert_eq!(e.esp(), 0x9000 - 10);
+        assert_eq!(e.r32(0x9000 - 4) >> 16, 0x23, "old SS word");
+        assert_eq!(e.r32(0x9000 - 10) & 0xffff, CODE + 2, "IP");
+    }
+
+    // A ring-0 stack selector in the TSS with RPL 3: #TS(SS selector).
+    #[test]
+    fn bad_tss_stack_is_ts() {
+        let mut e = Env::new();
+        e.set_idt(0x80, gate(0x08, 0x7000, 0xf, 3, 0));
+        e.w32(TSS + 8, 0x13);
+        e.load_flat(3);
+        e.code(&[0xcd, 0x80]);
+        assert_eq!(e.step(), Err(Fault::ts(0x10)));
+    }
+}

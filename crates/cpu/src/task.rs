@@ -285,3 +285,102 @@ fn nsegs_of(l: &Layout) -> u32 {
         4
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::desc::testenv::*;
+    use crate::fault::Fault;
+    use crate::state::{cr0, flags, reg, SegReg};
+
+    /// Fill the second TSS with a ring-0 task starting at 0x7000.
+    fn second_task(e: &mut Env) {
+        e.w32(TSS2 + 0x20, 0x7000); // EIP
+        e.w32(TSS2 + 0x24, flags::FIXED1 | flags::CF); // EFLAGS
+        e.w32(TSS2 + 0x28, 0xaaaa); // EAX
+        e.w32(TSS2 + 0x38, 0x8800); // ESP
+        for (k, sel) in [0x10u32, 0x08, 0x10, 0x10, 0x10, 0x10].iter().enumerate() {
+            e.w32(TSS2 + 0x48 + 4 * k as u32, *sel);
+        }
+    }
+
+    // jmp far 0x0030:0 (EA 00000000 3000): the old TSS gets the state and
+    // loses its busy bit, the new one becomes busy and TR, CR0.TS is set,
+    // NT stays clear.
+    #[test]
+    fn jmp_to_tss_switches_tasks() {
+        let mut e = Env::new();
+        second_task(&mut e);
+        e.cpu.state.regs[reg::EAX] = 0x5555;
+        e.code(&[0xea, 0, 0, 0, 0, 0x30, 0]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.tr.selector, 0x30);
+        assert_eq!(e.cpu.state.eip, 0x7000);
+        assert_eq!(e.cpu.state.regs[reg::EAX], 0xaaaa);
+        assert_eq!(e.esp(), 0x8800);
+        assert_eq!(e.cpu.state.eflags & flags::CF, flags::CF);
+        assert_eq!(e.cpu.state.eflags & flags::NT, 0);
+        assert_ne!(e.cpu.state.cr0 & cr0::TS, 0);
+        assert_eq!(e.r8(GDT + 0x28 + 5) & 0xf, 0x9, "old TSS available");
+        assert_eq!(e.r8(GDT + 0x30 + 5) & 0xf, 0xb, "new TSS busy");
+        assert_eq!(e.r32(TSS + 0x20), CODE + 7, "saved EIP");
+        assert_eq!(e.r32(TSS + 0x28), 0x5555, "saved EAX");
+        assert_eq!(e.r32(TSS + 0x4c), 0x08, "saved CS");
+        // Jumping to the busy TSS again is #GP(sel).
+        e.code(&[0xea, 0, 0, 0, 0, 0x30, 0]);
+        assert_eq!(e.step(), Err(Fault::gp(0x30)));
+    }
+
+    // call far 0x0030:0 (9A 00000000 3000) nests: back-link and NT; iretd
+    // (CF) in the new task returns to the caller through the back-link.
+    #[test]
+    fn call_to_tss_and_iret_back() {
+        let mut e = Env::new();
+        second_task(&mut e);
+        e.code(&[0x9a, 0, 0, 0, 0, 0x30, 0]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.tr.selector, 0x30);
+        assert_ne!(e.cpu.state.eflags & flags::NT, 0);
+        assert_eq!(e.r32(TSS2) & 0xffff, 0x28, "back-link");
+        assert_eq!(e.r8(GDT + 0x28 + 5) & 0xf, 0xb, "caller stays busy");
+        e.bus.mem.write(mem::PhysAddr(0x7000), &[0xcf]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.tr.selector, 0x28);
+        assert_eq!(e.cpu.state.eip, CODE + 7);
+        assert_eq!(e.r8(GDT + 0x30 + 5) & 0xf, 0x9, "callee available again");
+        assert_eq!(e.r32(TSS2 + 0x24) & flags::NT, 0, "saved NT cleared");
+        assert_eq!(e.sel(SegReg::Cs), 0x08);
+    }
+
+    // A task gate in the IDT: an exception switches tasks and pushes its
+    // error code on the new task's stack.
+    #[test]
+    fn exception_through_task_gate() {
+        let mut e = Env::new();
+        second_task(&mut e);
+        e.set_idt(0x0d, gate(0x30, 0, 0x5, 0, 0));
+        e.cpu.state.eip = 0x1234;
+        e.cpu
+            .interrupt(&mut e.bus, 0x0d, Some(0x18), crate::intr::Source::Fault)
+            .unwrap();
+        assert_eq!(e.cpu.state.tr.selector, 0x30);
+        assert_eq!(e.esp(), 0x8800 - 4);
+        assert_eq!(e.r32(0x8800 - 4), 0x18);
+        assert_eq!(e.r32(TSS + 0x20), 0x1234);
+    }
+
+    // A bad CS in the new TSS faults after the switch, in the new task:
+    // #TS(CS) is delivered through the IDT with the new task's EIP.
+    #[test]
+    fn bad_segment_faults_in_new_task() {
+        let mut e = Env::new();
+        second_task(&mut e);
+        e.w32(TSS2 + 0x4c, 0x10); // CS = a data segment
+        e.set_idt(0x0a, gate(0x08, 0x7400, 0xe, 0, 0));
+        e.code(&[0xea, 0, 0, 0, 0, 0x30, 0]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.tr.selector, 0x30);
+        assert_eq!(e.cpu.state.eip, 0x7400, "in the #TS handler");
+        assert_eq!(e.r32(e.esp()), 0x10, "error code");
+        assert_eq!(e.r32(e.esp() + 4), 0x7000, "new task's EIP");
+    }
+}

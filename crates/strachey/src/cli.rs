@@ -62,7 +62,7 @@ struct RunArgs {
     #[arg(long)]
     no_reboot: bool,
     /// Stop after this many seconds of wall-clock time.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     timeout: Option<f64>,
     /// Print execution statistics at exit.
     #[arg(long)]
@@ -103,11 +103,24 @@ fn parse_port(s: &str) -> Option<u16> {
 }
 
 pub fn main() -> Result<u8, String> {
-    let cli = Cli::try_parse().unwrap_or_else(|e| {
-        let code = if e.use_stderr() { i32::from(EXIT_USAGE) } else { 0 };
-        let _ = e.print();
-        std::process::exit(code);
-    });
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return Ok(0);
+        }
+        Err(e) => {
+            // One line, like every other input error: clap's first line
+            // without its "error: " prefix, plus the hint.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            return Err(format!(
+                "{} (see strachey --help)",
+                first.trim_start_matches("error: ")
+            ));
+        }
+    };
     match cli.cmd {
         Cmd::Run(a) => run(a),
         Cmd::Demo { stats } => {

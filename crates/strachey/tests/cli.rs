@@ -84,13 +84,13 @@ fn assert_usage_error(out: &Output, needle: &str) {
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
     assert!(err.contains(needle), "expected {needle:?} in {err:?}");
     assert!(out.stdout.is_empty());
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
 }
 
 #[test]
 fn bad_input_is_a_one_line_error() {
     let out = strachey(&["run", "--bios", "/nonexistent/rom.bin"]);
     assert_usage_error(&out, "cannot read BIOS /nonexistent/rom.bin");
-    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 
     let odd = tmp("odd.bin");
     std::fs::write(&odd, vec![0u8; 1000]).unwrap();

@@ -10,7 +10,7 @@
 //! | address       | contents                                                   |
 //! |---------------|------------------------------------------------------------|
 //! | `0x0010_0000` | 64-bit trampoline: save callee-saved registers and RSP, `retfq` to 0x23 |
-//! | `0x0010_0100` | 64-bit landing pad: restore RSP and registers, `cld`, `ret` |
+//! | `0x0010_0100` | 64-bit landing pad: restore RSP, registers and a clean RFLAGS, `ret` |
 //! | `0x0010_0200` | 32-bit fault stub: `jmp far 0x33:landing` |
 //! | `0x0010_0400` | 32-bit snippet: load state, `popfd`, *the case's code*, store state, `pushfd`, `jmp far 0x33:landing` |
 //! | `0x0010_1000` | state block (registers and EFLAGS in and out, saved RSP, fault record) |
@@ -238,7 +238,7 @@ impl Runner {
         // SAFETY: TRAMPOLINE64 holds a sysv64 function that saves every callee-saved
         // register and RSP, runs the snippet in compatibility mode on the low stack (which
         // touches only the low region and the data window), and returns with RSP, the
-        // callee-saved registers, DS/ES and DF restored. Faults inside the snippet are
+        // callee-saved registers, DS/ES and RFLAGS restored. Faults inside the snippet are
         // turned into a jump to the same return path by our signal handler.
         unsafe {
             let enter: extern "sysv64" fn() =
@@ -350,8 +350,11 @@ fn assemble_landing() -> Result<Vec<u8>, iced_x86::IcedError> {
     a.mov(rsp, qword_ptr(SAVE_RSP as u64))?;
     a.mov(ds, word_ptr(SAVE_DS as u64))?;
     a.mov(es, word_ptr(SAVE_ES as u64))?;
-    // The SysV ABI requires DF = 0 on return; the case may have set it.
-    a.cld()?;
+    // The SysV ABI requires DF = 0 on return, and the case may have set DF, AC (which
+    // would turn on alignment checking), NT or ID with POPF: start 64-bit code from a
+    // clean RFLAGS (IF cannot change at CPL 3 and stays 1).
+    a.push(2)?;
+    a.popfq()?;
     for r in [r15, r14, r13, r12, rbp, rbx] {
         a.pop(r)?;
     }

@@ -118,7 +118,7 @@ fn test(root: &Path, extra: &[String]) -> Result<ExitCode, String> {
         .unwrap_or_else(|| "cargo".into());
     let st = Command::new(cargo)
         .current_dir(root)
-        .args(["test", "--release", "--workspace"])
+        .args(["test", "--release", "--workspace", "--no-fail-fast"])
         .args(extra)
         .status()
         .map_err(|e| format!("cannot run cargo test: {e}"))?;

@@ -3,10 +3,10 @@
 //! (AX += 106h, AX -= 6 then AH -= 1), so a carry or borrow out of AL
 //! reaches AH.
 //!
-//! Undefined flags (the oracle masks them; see each handler for the value
-//! chosen).
+//! Undefined flags get the values measured on the development host (AMD
+//! Zen); see each handler. The oracle masks them.
 
-use super::ops::{szp, W};
+use super::ops::{parity, szp, W};
 use super::Handler;
 use crate::fault::{Fault, Res};
 use crate::state::{flags, reg};
@@ -50,7 +50,7 @@ fn set_ax(cpu: &mut Cpu, v: u32) {
 
 /// DAA (`sub` false) or DAS. SF, ZF, PF from the result; OF (undefined) is
 /// the signed overflow of the adjustment as one 8-bit addition (or
-/// subtraction) of the total correction to the original AL.
+/// subtraction) of the total correction to the original AL, as on the host.
 fn daa_das(cpu: &mut Cpu, sub: bool) {
     let f = cpu.state.eflags;
     let old_al = ax(cpu) & 0xff;
@@ -101,9 +101,10 @@ fn daa_das(cpu: &mut Cpu, sub: bool) {
     cpu.set_arith(fl);
 }
 
-/// AAA (`sub` false) or AAS. AF = CF = adjustment made; the undefined OF,
-/// SF, ZF and PF are those of the 8-bit addition (subtraction) of 6 to AL
-/// when adjusting, else of AL unchanged (as the host CPUs do it).
+/// AAA (`sub` false) or AAS. AF = CF = adjustment made. Of the undefined
+/// flags, OF, SF and ZF are cleared and PF is the parity of AL +/- 6 (8
+/// bits) when adjusting, else of AL, as the development host (AMD Zen)
+/// does.
 fn aaa_aas(cpu: &mut Cpu, sub: bool) {
     let ax0 = ax(cpu);
     let al = ax0 & 0xff;
@@ -115,21 +116,17 @@ fn aaa_aas(cpu: &mut Cpu, sub: bool) {
         } else {
             (ax0 + 0x106) & 0xffff
         };
-        let (_, fl) = if sub {
-            super::arith::sub_flags(al, 6, 0, W::B)
-        } else {
-            super::arith::add_flags(al, 6, 0, W::B)
-        };
-        (v, (fl & !flags::CF) | flags::AF | flags::CF)
+        let t = if sub { al.wrapping_sub(6) } else { al + 6 };
+        (v, parity(t) | flags::AF | flags::CF)
     } else {
-        (ax0, szp(al, W::B))
+        (ax0, parity(al))
     };
     set_ax(cpu, v & 0xff0f);
     cpu.set_arith(fl);
 }
 
 /// AAM imm8: AH = AL / imm8, AL = AL mod imm8; #DE if imm8 is 0. SF, ZF,
-/// PF from AL; the undefined OF, AF, CF are cleared.
+/// PF from AL; the undefined OF, AF, CF are cleared (as on the host).
 fn aam(cpu: &mut Cpu, _bus: &mut Bus, i: &Instruction) -> Res<()> {
     let base = u32::from(i.immediate8());
     if base == 0 {
@@ -144,7 +141,7 @@ fn aam(cpu: &mut Cpu, _bus: &mut Bus, i: &Instruction) -> Res<()> {
 
 /// AAD imm8: AL = AL + AH * imm8 (8 bits), AH = 0. SF, ZF, PF from AL; the
 /// undefined OF, AF, CF are those of the 8-bit addition of AL and
-/// (AH * imm8) that produces the result.
+/// (AH * imm8) that produces the result (as on the host).
 fn aad(cpu: &mut Cpu, _bus: &mut Bus, i: &Instruction) -> Res<()> {
     let base = u32::from(i.immediate8());
     let ax0 = ax(cpu);

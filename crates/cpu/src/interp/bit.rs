@@ -6,14 +6,14 @@
 //! size) and the bit `offset mod width` within it. With an immediate offset,
 //! or a register operand, the offset is taken modulo the width.
 //!
-//! Undefined flags: BT* change CF only (OF, SF, AF, PF keep their values,
-//! as on Intel hardware). BSF/BSR with a nonzero source clear CF, OF, AF and
-//! set SF and PF from the index; with a zero source they set ZF only and
-//! leave the destination unchanged (Intel and AMD both do).
-//! BSWAP of a 16-bit register (undefined) clears the low word, as Intel
-//! hardware and Bochs do.
+//! Undefined flags keep their values, as on the development host (AMD Zen)
+//! and in Bochs for BT*: BT* change CF only, BSF/BSR change ZF only. BSF/BSR
+//! with a zero source set ZF and leave the destination unchanged (Intel and
+//! AMD both do; the SDM calls the destination undefined).
+//! BSWAP of a 16-bit register (undefined) clears the low word, as the host
+//! and Bochs do.
 
-use super::ops::{op_width, reg_width, szp, W};
+use super::ops::{op_width, reg_width, W};
 use super::Handler;
 use crate::fault::Res;
 use crate::state::flags;
@@ -94,7 +94,7 @@ fn bitscan(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, forward: bool) -> Res<
         31 - src.leading_zeros()
     };
     cpu.set_reg(i.op0_register(), idx);
-    cpu.set_arith(szp(idx, w) & !flags::ZF);
+    cpu.state.eflags &= !flags::ZF;
     Ok(())
 }
 

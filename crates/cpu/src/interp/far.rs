@@ -596,3 +596,157 @@ impl Cpu {
         self.state.eflags = (self.state.eflags & !mask) | (fl & mask) | flags::FIXED1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::desc::testenv::*;
+    use crate::fault::Fault;
+    use crate::state::{flags, reg, SegReg};
+
+    // call far 0x0043:0 (9A 00000000 4300) from CPL 3 through a DPL-3
+    // 32-bit call gate with 2 parameters to ring-0 code: new stack from the
+    // TSS, old SS:ESP, both parameters in the same order, CS:EIP. Then
+    // retf 8 (CA 0800) at CPL 0 returns to ring 3 and nulls DS, which held
+    // a ring-0 data segment.
+    #[test]
+    fn call_gate_copies_parameters_and_retf_returns_outward() {
+        let mut e = Env::new();
+        e.set_gdt(0x40, gate(0x08, 0x7000, 0xc, 3, 2));
+        e.load_flat(3);
+        e.cpu.state.regs[reg::ESP] = 0x6000 - 8;
+        e.w32(0x6000 - 8, 0x1111); // parameter 1 (top of stack)
+        e.w32(0x6000 - 4, 0x2222); // parameter 2
+        e.code(&[0x9a, 0, 0, 0, 0, 0x43, 0]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.cpl, 0);
+        assert_eq!(e.sel(SegReg::Cs), 0x08);
+        assert_eq!(e.cpu.state.eip, 0x7000);
+        assert_eq!(e.sel(SegReg::Ss), 0x10);
+        assert_eq!(e.esp(), 0x9000 - 24);
+        assert_eq!(e.r32(0x9000 - 4), 0x23, "old SS");
+        assert_eq!(e.r32(0x9000 - 8), 0x6000 - 8, "old ESP");
+        assert_eq!(e.r32(0x9000 - 12), 0x2222, "parameter 2");
+        assert_eq!(e.r32(0x9000 - 16), 0x1111, "parameter 1");
+        assert_eq!(e.r32(0x9000 - 20), 0x1b, "old CS");
+        assert_eq!(e.r32(0x9000 - 24), CODE + 7, "return EIP");
+
+        // In the handler: DS = ring-0 data, then retf 8.
+        e.cpu.state.segs[SegReg::Ds as usize] = crate::desc::Desc(DATA0).segment(0x10);
+        e.bus.mem.write(mem::PhysAddr(0x7000), &[0xca, 8, 0]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.cpl, 3);
+        assert_eq!(e.cpu.state.eip, CODE + 7);
+        assert_eq!(e.sel(SegReg::Ss), 0x23);
+        assert_eq!(e.esp(), 0x6000, "parameters released");
+        assert_eq!(e.sel(SegReg::Ds), 0);
+        assert!(!e.cpu.state.seg(SegReg::Ds).valid);
+        assert_eq!(e.sel(SegReg::Es), 0x23, "ES was usable at CPL 3");
+    }
+
+    // jmp far 0x001b:0x5000 (EA 00500000 1B00) at CPL 0 to ring-3 code:
+    // a nonconforming segment needs DPL = CPL, so #GP(0x18).
+    #[test]
+    fn far_jmp_to_other_privilege_is_gp() {
+        let mut e = Env::new();
+        e.code(&[0xea, 0, 0x50, 0, 0, 0x1b, 0]);
+        assert_eq!(e.step(), Err(Fault::gp(0x18)));
+        // Not present: #NP(sel).
+        e.set_gdt(0x48, CODE0 & !(0x80 << 40));
+        e.code(&[0xea, 0, 0x50, 0, 0, 0x48, 0]);
+        assert_eq!(e.step(), Err(Fault::np(0x48)));
+    }
+
+    // iretd (CF) at CPL 0 with VM set in the popped EFLAGS enters
+    // virtual-8086 mode, popping ESP, SS, ES, DS, FS, GS; int 0x80 (CD 80)
+    // there with IOPL 3 goes back to ring 0 through the TSS stack, pushing
+    // GS, FS, DS, ES too and nulling them.
+    #[test]
+    fn iret_to_v86_and_interrupt_back() {
+        let mut e = Env::new();
+        let frame = [
+            0x0100,
+            0x2000,
+            flags::VM | flags::IOPL | flags::FIXED1,
+            0x0ffe,
+            0x3000,
+            0x11,
+            0x22,
+            0x33,
+            0x44,
+        ];
+        for (k, v) in frame.iter().enumerate() {
+            e.w32(0x8000 + 4 * k as u32, *v);
+        }
+        e.code(&[0xcf]);
+        e.step().unwrap();
+        assert!(e.cpu.state.v86());
+        assert_eq!(e.cpu.state.cpl, 3);
+        assert_eq!(e.cpu.state.eip, 0x100);
+        assert_eq!(e.cpu.state.seg(SegReg::Cs).base, 0x20000);
+        assert_eq!(e.sel(SegReg::Ss), 0x3000);
+        assert_eq!(e.esp(), 0x0ffe);
+        assert_eq!(e.sel(SegReg::Gs), 0x44);
+
+        e.set_idt(0x80, gate(0x08, 0x7000, 0xe, 3, 0));
+        e.bus.mem.write(mem::PhysAddr(0x20100), &[0xcd, 0x80]);
+        e.step().unwrap();
+        assert!(!e.cpu.state.v86());
+        assert_eq!(e.cpu.state.cpl, 0);
+        assert_eq!(e.esp(), 0x9000 - 36);
+        assert_eq!(e.r32(0x9000 - 4), 0x44, "GS");
+        assert_eq!(e.r32(0x9000 - 16), 0x11, "ES");
+        assert_eq!(e.r32(0x9000 - 20), 0x3000, "SS");
+        assert_eq!(e.r32(0x9000 - 28) & flags::VM, flags::VM, "EFLAGS.VM");
+        assert_eq!(e.r32(0x9000 - 36), 0x102, "EIP");
+        assert!(!e.cpu.state.seg(SegReg::Ds).valid);
+        assert_eq!(e.sel(SegReg::Ds), 0);
+    }
+
+    // In virtual-8086 mode with IOPL < 3, iret (CF) and int 0x80 (CD 80)
+    // are #GP(0).
+    #[test]
+    fn v86_iopl_sensitive_instructions_fault() {
+        let mut e = Env::new();
+        e.cpu.state.eflags |= flags::VM;
+        e.cpu.state.cpl = 3;
+        for r in SegReg::ALL {
+            e.cpu.state.segs[r as usize] =
+                crate::state::Segment::real(0, 0xffff, crate::attr::DATA_RW | 3 << 5);
+        }
+        e.code(&[0xcf]);
+        assert_eq!(e.step(), Err(Fault::GP0));
+        e.code(&[0xcd, 0x80]);
+        assert_eq!(e.step(), Err(Fault::GP0));
+    }
+
+    // lss esp, [0x6000] (0F B2 25 00600000) loads SS:ESP; mov ds, ax with a
+    // null selector is fine but lss with a null selector is #GP(0).
+    #[test]
+    fn lss_loads_stack_and_checks_null() {
+        let mut e = Env::new();
+        e.w32(0x6000, 0x4321);
+        e.w16(0x6004, 0x10);
+        e.code(&[0x0f, 0xb2, 0x25, 0, 0x60, 0, 0]);
+        e.step().unwrap();
+        assert_eq!(e.esp(), 0x4321);
+        assert!(e.cpu.state.intr_shadow);
+        e.w16(0x6004, 0);
+        e.code(&[0x0f, 0xb2, 0x25, 0, 0x60, 0, 0]);
+        assert_eq!(e.step(), Err(Fault::GP0));
+        assert_eq!(e.esp(), 0x4321);
+    }
+
+    // bound eax, [0x6000] (62 05 00600000): signed bounds, #BR outside.
+    #[test]
+    fn bound_checks_signed_range() {
+        let mut e = Env::new();
+        e.w32(0x6000, (-5i32) as u32);
+        e.w32(0x6004, 10);
+        e.cpu.state.regs[reg::EAX] = (-5i32) as u32;
+        e.code(&[0x62, 0x05, 0, 0x60, 0, 0]);
+        e.step().unwrap();
+        e.cpu.state.regs[reg::EAX] = 11;
+        e.code(&[0x62, 0x05, 0, 0x60, 0, 0]);
+        assert_eq!(e.step(), Err(Fault::BR));
+    }
+}

@@ -1,13 +1,15 @@
 //! Multiplication and division: MUL, IMUL (one-, two- and three-operand
 //! forms), DIV, IDIV (SDM Vol. 2A/2B).
 //!
-//! MUL/IMUL define only CF and OF; for the undefined SF, ZF and PF we give
-//! the values of the low half of the result, and AF = 0 (as Bochs does for
-//! P6 and later). DIV and IDIV leave every flag unchanged (all undefined).
+//! Undefined flags follow the development host (AMD Zen): MUL/IMUL define
+//! only CF and OF and leave SF, ZF, AF and PF unchanged (Bochs instead sets
+//! SF/ZF/PF from the low half and clears AF). DIV and IDIV (all flags
+//! undefined) set AF, clear SF, ZF and PF and leave CF and OF unchanged
+//! (Bochs leaves all of them unchanged).
 //! A divide error (#DE: divisor 0, or a quotient that does not fit, which
 //! includes IDIV of the most negative dividend by -1) changes nothing.
 
-use super::ops::{op_width, szp, W};
+use super::ops::{op_width, W};
 use super::Handler;
 use crate::fault::{Fault, Res};
 use crate::state::{flags, reg};
@@ -52,10 +54,14 @@ fn set_acc_wide(cpu: &mut Cpu, w: W, v: u64) {
     }
 }
 
-/// Flags of a multiplication: CF = OF = `overflow`, SZP of the low half.
+/// Flags of a multiplication: CF = OF = `overflow`, the others unchanged.
 #[inline]
-fn mul_flags(low: u32, w: W, overflow: bool) -> u32 {
-    szp(low, w) | if overflow { flags::CF | flags::OF } else { 0 }
+fn set_mul_flags(cpu: &mut Cpu, overflow: bool) {
+    let f = &mut cpu.state.eflags;
+    *f &= !(flags::CF | flags::OF);
+    if overflow {
+        *f |= flags::CF | flags::OF;
+    }
 }
 
 /// MUL r/m: unsigned accumulator * source into the double-width
@@ -66,7 +72,7 @@ fn mul(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     let a = u64::from(cpu.state.regs[reg::EAX] & w.mask());
     let p = a * src;
     set_acc_wide(cpu, w, p);
-    cpu.set_arith(mul_flags(p as u32, w, p >> w.bits() != 0));
+    set_mul_flags(cpu, p >> w.bits() != 0);
     Ok(())
 }
 
@@ -81,7 +87,7 @@ fn imul(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
         let p = a * src;
         set_acc_wide(cpu, w, p as u64);
         let fits = i64::from(w.sext(p as u32) as i32) == p;
-        cpu.set_arith(mul_flags(p as u32, w, !fits));
+        set_mul_flags(cpu, !fits);
         return Ok(());
     }
     let (x, y) = if i.op_count() == 2 {
@@ -93,7 +99,7 @@ fn imul(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     let r = p as u32 & w.mask();
     let fits = i64::from(w.sext(r) as i32) == p;
     cpu.set_reg(i.op0_register(), r);
-    cpu.set_arith(mul_flags(r, w, !fits));
+    set_mul_flags(cpu, !fits);
     Ok(())
 }
 
@@ -126,5 +132,7 @@ fn div(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, signed: bool) -> Res<()> {
     };
     let (q, r) = (q & u64::from(w.mask()), r & u64::from(w.mask()));
     set_acc_wide(cpu, w, (r << n) | q);
+    let f = cpu.state.eflags & (flags::CF | flags::OF);
+    cpu.set_arith(f | flags::AF);
     Ok(())
 }

@@ -6,19 +6,22 @@
 //! nonzero count the destination is always written back, even when a rotate
 //! leaves it unchanged.
 //!
-//! Flags the SDM leaves undefined get the values Bochs documents for P6 and
-//! later, which are what Intel and AMD hosts produce for the defined cases'
-//! formulas extended to every count:
-//! - SHL/SAL: OF = MSB(result) ^ CF; AF = 0 (AMD hosts set AF=1 instead).
+//! Flags the SDM leaves undefined get the values measured on the
+//! development host (AMD Zen), which are the defined formulas extended to
+//! every count (Bochs uses the same formulas for P6 and later):
+//! - SHL/SAL: OF = MSB(result) ^ CF; CF = 0 once the count exceeds the width.
 //! - SHR: OF = the two top bits of the result XORed (0 for counts > 1);
-//!   SAR: OF = 0. AF = 0.
+//!   SAR: OF = 0.
+//! - SHL/SHR/SAR/SHLD/SHRD: AF = 1 (Bochs and QEMU give 0; hosts differ).
 //! - ROL: OF = MSB ^ LSB of the result; ROR/RCR: OF = the two top bits of the
-//!   result XORed; RCL: OF = MSB(result) ^ CF.
-//! - SHLD/SHRD: OF as for SHL/SHR, AF = 0.
-//! - 16-bit SHLD/SHRD with counts 17..31 (undefined result): the P6 shifts
-//!   the 48-bit value `dest:src:dest`, so SHLD gives the top and SHRD the
-//!   bottom 16 bits of that shifted value; CF is the last bit shifted out of
-//!   it.
+//!   result XORed; RCL: OF = MSB(result) ^ CF. RCL/RCR of 8/16 bits whose
+//!   count is a multiple of 9/17 still set CF (unchanged) and OF.
+//! - SHLD/SHRD: OF as for SHL/SHR.
+//! - 16-bit SHLD/SHRD with counts 17..31 (undefined result): the source keeps
+//!   being shifted in, i.e. SHLD gives the top 16 bits of the 48-bit
+//!   `dest:src:src << count` and SHRD the bottom 16 bits of
+//!   `src:src:dest >> count` (the P6 behaviour Bochs describes, and what the
+//!   host does); CF = 0, SHLD clears OF, SHRD sets OF = bit 15 ^ bit 14.
 
 use super::ops::{op_width, szp, W};
 use super::Handler;
@@ -82,22 +85,23 @@ fn compute(k: Kind, a: u32, c: u32, cf: u32, w: W) -> (u32, u32, u32) {
             let wide = u64::from(a) << c;
             let r = (wide as u32) & m;
             let cf = ((wide >> n) & 1) as u32;
-            (r, szp(r, w) | cf | of(bit(r, n - 1) ^ cf), flags::ARITH)
+            (
+                r,
+                szp(r, w) | cf | of(bit(r, n - 1) ^ cf) | flags::AF,
+                flags::ARITH,
+            )
         }
         Kind::Shr => {
             let r = a >> c;
             let cf = bit(a, c - 1);
-            (
-                r,
-                szp(r, w) | cf | of(bit(r, n - 1) ^ bit(r, n - 2)),
-                flags::ARITH,
-            )
+            let o = of(bit(r, n - 1) ^ bit(r, n - 2));
+            (r, szp(r, w) | cf | o | flags::AF, flags::ARITH)
         }
         Kind::Sar => {
             let s = w.sext(a) as i32;
             let r = (s >> c) as u32 & m;
             let cf = ((s >> (c - 1)) & 1) as u32;
-            (r, szp(r, w) | cf, flags::ARITH)
+            (r, szp(r, w) | cf | flags::AF, flags::ARITH)
         }
         Kind::Rol => {
             let c = c % n;
@@ -168,6 +172,7 @@ fn shift(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, k: Kind) -> Res<()> {
 /// SHLD (`left`) or SHRD of `a` with bits from `b` by the masked count `c`
 /// (1..=31): (result, arithmetic flags).
 fn compute_double(left: bool, a: u32, b: u32, c: u32, w: W) -> (u32, u32) {
+    let n = w.bits();
     let (r, cf) = if w == W::D {
         if left {
             ((a << c) | (b >> (32 - c)), bit(a, 32 - c))
@@ -175,23 +180,27 @@ fn compute_double(left: bool, a: u32, b: u32, c: u32, w: W) -> (u32, u32) {
             ((a >> c) | (b << (32 - c)), bit(a, c - 1))
         }
     } else {
-        // 16 bits: shift dest:src:dest as one 48-bit value (P6 behaviour
-        // for counts above 16; the usual result for the others).
+        // 16 bits: shift a 48-bit value that repeats the source, which is
+        // the usual result for counts up to 16 and the P6 one above.
         let (a, b) = (u64::from(a & 0xffff), u64::from(b & 0xffff));
-        let x = (a << 32) | (b << 16) | a;
         if left {
-            ((((x << c) >> 32) & 0xffff) as u32, ((x >> (48 - c)) & 1) as u32)
+            let x = (a << 32) | (b << 16) | b;
+            let cf = if c > 16 { 0 } else { bit(a as u32, 16 - c) };
+            ((((x << c) >> 32) & 0xffff) as u32, cf)
         } else {
-            (((x >> c) & 0xffff) as u32, ((x >> (c - 1)) & 1) as u32)
+            let x = (b << 32) | (b << 16) | a;
+            let cf = if c > 16 { 0 } else { bit(a as u32, c - 1) };
+            (((x >> c) & 0xffff) as u32, cf)
         }
     };
-    let n = w.bits();
-    let o = if left {
-        bit(r, n - 1) ^ cf
-    } else {
+    let o = if !left {
         bit(r, n - 1) ^ bit(r, n - 2)
+    } else if c > n {
+        0
+    } else {
+        bit(r, n - 1) ^ cf
     };
-    (r, szp(r, w) | cf | of(o))
+    (r, szp(r, w) | cf | of(o) | flags::AF)
 }
 
 fn double(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, left: bool) -> Res<()> {

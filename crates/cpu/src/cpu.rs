@@ -53,6 +53,8 @@ pub struct Cpu {
     /// The current block must end after this instruction (a mode change, a
     /// write to its own code, an interrupt shadow...).
     pub(crate) end_block: bool,
+    /// Decode-time operand summary of the instruction being executed.
+    pub(crate) cur: crate::interp::ops::Pre,
     /// A20 state the TLB was filled under.
     a20_seen: bool,
     /// Set while delivering an exception, for double-fault detection.
@@ -78,6 +80,7 @@ impl Cpu {
             tlb: Tlb::new(),
             cache: DecodeCache::default(),
             end_block: false,
+            cur: crate::interp::ops::Pre::default(),
             a20_seen: true,
             delivering: None,
             shutdown: false,
@@ -165,6 +168,7 @@ impl Cpu {
         for d in &block.insns[..n] {
             let start = self.state.eip;
             self.state.eip = d.next_eip;
+            self.cur = d.pre;
             if let Err(f) = (d.handler)(self, bus, &d.instr) {
                 self.state.eip = start;
                 self.exception(bus, f);
@@ -268,6 +272,7 @@ impl Cpu {
         let start = self.state.eip;
         self.state.eip = d.next_eip;
         self.end_block = false;
+        self.cur = d.pre;
         match (d.handler)(self, bus, &d.instr) {
             Ok(()) => {
                 self.stats.instructions += 1;

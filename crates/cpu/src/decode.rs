@@ -24,6 +24,8 @@ const MAX_BLOCK: usize = 64;
 pub(crate) struct DecodedInsn {
     pub instr: Instruction,
     pub handler: Handler,
+    /// Operands resolved at decode time.
+    pub pre: crate::interp::ops::Pre,
     /// EIP of the following instruction.
     pub next_eip: u32,
 }
@@ -190,6 +192,7 @@ pub(crate) fn fetch_block(cpu: &mut Cpu, bus: &mut Bus) -> Res<Rc<Block>> {
         insns.push(DecodedInsn {
             instr,
             handler,
+            pre: crate::interp::ops::Pre::of(&instr),
             next_eip,
         });
         if stop {
@@ -273,6 +276,7 @@ fn straddling(
         insns: vec![DecodedInsn {
             instr,
             handler,
+            pre: crate::interp::ops::Pre::of(&instr),
             next_eip,
         }],
         last_eip: end,

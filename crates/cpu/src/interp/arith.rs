@@ -23,7 +23,7 @@ pub(super) fn lookup(m: Mnemonic) -> Option<Handler> {
 }
 
 /// `a + b + carry` at width `w`: (result, arithmetic flags).
-#[inline]
+#[inline(always)]
 pub(crate) fn add_flags(a: u32, b: u32, carry: u32, w: W) -> (u32, u32) {
     let m = w.mask();
     let (a, b) = (a & m, b & m);
@@ -41,7 +41,7 @@ pub(crate) fn add_flags(a: u32, b: u32, carry: u32, w: W) -> (u32, u32) {
 }
 
 /// `a - b - borrow` at width `w`: (result, arithmetic flags).
-#[inline]
+#[inline(always)]
 pub(crate) fn sub_flags(a: u32, b: u32, borrow: u32, w: W) -> (u32, u32) {
     let m = w.mask();
     let (a, b) = (a & m, b & m);

@@ -14,6 +14,7 @@ mod bit;
 mod ctrl;
 mod data;
 mod far;
+mod fast;
 mod io;
 mod logic;
 mod muldiv;
@@ -34,6 +35,9 @@ pub(crate) type Handler = fn(&mut Cpu, &mut Bus, &Instruction) -> Res<()>;
 pub(crate) fn handler_for(i: &Instruction) -> Handler {
     if i.code() == iced_x86::Code::INVALID || !supported(i) {
         return undefined;
+    }
+    if let Some(h) = fast::lookup(i, &ops::Pre::of(i)) {
+        return h;
     }
     let m = i.mnemonic();
     arith::lookup(m)

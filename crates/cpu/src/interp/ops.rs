@@ -61,7 +61,7 @@ impl W {
 }
 
 /// Parity flag of the low byte (PF=1 for an even number of set bits).
-#[inline]
+#[inline(always)]
 pub(crate) fn parity(v: u32) -> u32 {
     let x = (v ^ (v >> 4)) & 0xf;
     if (0x9669u32 >> x) & 1 != 0 {
@@ -72,7 +72,7 @@ pub(crate) fn parity(v: u32) -> u32 {
 }
 
 /// SF, ZF and PF of a result.
-#[inline]
+#[inline(always)]
 pub(crate) fn szp(r: u32, w: W) -> u32 {
     let r = r & w.mask();
     let mut f = parity(r);
@@ -138,6 +138,113 @@ pub(crate) fn op_width(i: &Instruction, n: u32) -> W {
     }
 }
 
+/// An operand, resolved once at decode time so that handlers need not
+/// re-derive it from iced's encoding on every execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum Opd {
+    /// A 32-bit general register.
+    R32(u8),
+    /// A 16-bit general register.
+    R16(u8),
+    /// AL, CL, DL, BL.
+    R8L(u8),
+    /// AH, CH, DH, BH.
+    R8H(u8),
+    /// The memory operand described by [`Pre`].
+    Mem,
+    /// The immediate in [`Pre::imm`].
+    Imm,
+    /// Anything else: handled through iced's accessors.
+    #[default]
+    Other,
+}
+
+/// Register index meaning "no register" in [`Pre`].
+const NOREG: u8 = 0xff;
+
+/// Decode-time summary of an instruction's first two operands and its
+/// memory operand.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Pre {
+    /// Operands 0 and 1.
+    pub op: [Opd; 2],
+    /// Immediate value (already sign-extended as the instruction defines).
+    pub imm: u32,
+    /// Displacement of the memory operand.
+    pub disp: u32,
+    /// Base register index, or `NOREG`.
+    pub base: u8,
+    /// Index register index, or `NOREG`.
+    pub index: u8,
+    /// log2 of the index scale.
+    pub shift: u8,
+    /// Segment of the memory operand.
+    pub seg: u8,
+    /// 16-bit addressing.
+    pub addr16: bool,
+    /// Size of the memory operand in bytes (1, 2, 4; 0 if other).
+    pub mem_bytes: u8,
+}
+
+impl Pre {
+    /// Summarise `i`.
+    pub(crate) fn of(i: &Instruction) -> Pre {
+        let mut p = Pre { base: NOREG, index: NOREG, ..Pre::default() };
+        for n in 0..i.op_count().min(2) {
+            p.op[n as usize] = match i.op_kind(n) {
+                OpKind::Register => match i.op_register(n) {
+                    r if r.is_gpr32() => Opd::R32((r as usize - Register::EAX as usize) as u8),
+                    r if r.is_gpr16() => Opd::R16((r as usize - Register::AX as usize) as u8),
+                    r if r.is_gpr8() && (r as usize) < Register::AL as usize + 4 => Opd::R8L((r as usize - Register::AL as usize) as u8),
+                    r if r.is_gpr8() && (r as usize) < Register::AL as usize + 8 => Opd::R8H((r as usize - Register::AL as usize - 4) as u8),
+                    _ => Opd::Other,
+                },
+                OpKind::Memory => Opd::Mem,
+                k @ (OpKind::Immediate8
+                | OpKind::Immediate16
+                | OpKind::Immediate32
+                | OpKind::Immediate8to16
+                | OpKind::Immediate8to32
+                | OpKind::Immediate8_2nd
+                | OpKind::NearBranch16
+                | OpKind::NearBranch32) => {
+                    p.imm = imm(i, k);
+                    Opd::Imm
+                }
+                _ => Opd::Other,
+            };
+        }
+        if p.op.contains(&Opd::Mem) {
+            let size = i.memory_size().size();
+            p.mem_bytes = if matches!(size, 1 | 2 | 4) { size as u8 } else { 0 };
+            if p.mem_bytes == 0 {
+                // Wider or odd memory operands use the generic path.
+                p.op = p.op.map(|o| if o == Opd::Mem { Opd::Other } else { o });
+            }
+            p.disp = i.memory_displacement32();
+            let gpr = |r: Register| -> u8 {
+                if r == Register::None {
+                    NOREG
+                } else if r.is_gpr32() {
+                    (r as usize - Register::EAX as usize) as u8
+                } else {
+                    (r as usize - Register::AX as usize) as u8
+                }
+            };
+            p.base = gpr(i.memory_base());
+            p.index = gpr(i.memory_index());
+            p.shift = i.memory_index_scale().trailing_zeros() as u8;
+            p.seg = seg_of(i.memory_segment()) as u8;
+            p.addr16 = if p.base == NOREG && p.index == NOREG {
+                i.memory_displ_size() == 2
+            } else {
+                i.memory_base().is_gpr16() || i.memory_index().is_gpr16()
+            };
+        }
+        p
+    }
+}
+
 impl Cpu {
     /// Read a general or segment register, zero-extended.
     #[inline]
@@ -167,6 +274,30 @@ impl Cpu {
     /// instruction's memory operand, with 16- or 32-bit wrap-around.
     #[inline]
     pub(crate) fn ea(&self, i: &Instruction) -> (SegReg, u32) {
+        if self.cur.mem_bytes != 0 {
+            return self.ea_pre();
+        }
+        self.ea_slow(i)
+    }
+
+    /// Effective address from the decode-time summary.
+    #[inline]
+    pub(crate) fn ea_pre(&self) -> (SegReg, u32) {
+        let p = &self.cur;
+        let mut a = p.disp;
+        if p.base != NOREG {
+            a = a.wrapping_add(self.state.regs[p.base as usize]);
+        }
+        if p.index != NOREG {
+            a = a.wrapping_add(self.state.regs[p.index as usize] << p.shift);
+        }
+        if p.addr16 {
+            a &= 0xffff;
+        }
+        (SegReg::ALL[p.seg as usize], a)
+    }
+
+    fn ea_slow(&self, i: &Instruction) -> (SegReg, u32) {
         let base = i.memory_base();
         let index = i.memory_index();
         let mut a = i.memory_displacement32();
@@ -221,6 +352,24 @@ impl Cpu {
     /// Read operand `n` (register, memory or immediate), zero-extended.
     #[inline]
     pub(crate) fn read_op(&mut self, bus: &mut Bus, i: &Instruction, n: u32) -> Res<u32> {
+        if n < 2 {
+            match self.cur.op[n as usize] {
+                Opd::R32(r) => return Ok(self.state.regs[r as usize]),
+                Opd::R16(r) => return Ok(self.state.regs[r as usize] & 0xffff),
+                Opd::R8L(r) => return Ok(self.state.regs[r as usize] & 0xff),
+                Opd::R8H(r) => return Ok((self.state.regs[r as usize] >> 8) & 0xff),
+                Opd::Imm => return Ok(self.cur.imm),
+                Opd::Mem => {
+                    let (s, off) = self.ea_pre();
+                    return self.read_mem(bus, s, off, W::from_bytes(u32::from(self.cur.mem_bytes)));
+                }
+                Opd::Other => {}
+            }
+        }
+        self.read_op_slow(bus, i, n)
+    }
+
+    fn read_op_slow(&mut self, bus: &mut Bus, i: &Instruction, n: u32) -> Res<u32> {
         match i.op_kind(n) {
             OpKind::Register => Ok(self.reg(i.op_register(n))),
             OpKind::Memory => {
@@ -235,6 +384,10 @@ impl Cpu {
     /// Read operand `n` that will be written back (memory: checks write access).
     #[inline]
     pub(crate) fn read_op_rmw(&mut self, bus: &mut Bus, i: &Instruction, n: u32) -> Res<u32> {
+        if n < 2 && self.cur.op[n as usize] == Opd::Mem {
+            let (s, off) = self.ea_pre();
+            return self.read_mem_rmw(bus, s, off, W::from_bytes(u32::from(self.cur.mem_bytes)));
+        }
         match i.op_kind(n) {
             OpKind::Memory => {
                 let (s, off) = self.ea(i);
@@ -248,6 +401,35 @@ impl Cpu {
     /// Write operand `n` (register or memory).
     #[inline]
     pub(crate) fn write_op(&mut self, bus: &mut Bus, i: &Instruction, n: u32, v: u32) -> Res<()> {
+        if n < 2 {
+            let regs = &mut self.state.regs;
+            match self.cur.op[n as usize] {
+                Opd::R32(r) => {
+                    regs[r as usize] = v;
+                    return Ok(());
+                }
+                Opd::R16(r) => {
+                    let r = &mut regs[r as usize];
+                    *r = (*r & 0xffff_0000) | (v & 0xffff);
+                    return Ok(());
+                }
+                Opd::R8L(r) => {
+                    let r = &mut regs[r as usize];
+                    *r = (*r & 0xffff_ff00) | (v & 0xff);
+                    return Ok(());
+                }
+                Opd::R8H(r) => {
+                    let r = &mut regs[r as usize];
+                    *r = (*r & 0xffff_00ff) | ((v & 0xff) << 8);
+                    return Ok(());
+                }
+                Opd::Mem => {
+                    let (s, off) = self.ea_pre();
+                    return self.write_mem(bus, s, off, W::from_bytes(u32::from(self.cur.mem_bytes)), v);
+                }
+                Opd::Imm | Opd::Other => {}
+            }
+        }
         match i.op_kind(n) {
             OpKind::Register => {
                 self.set_reg(i.op_register(n), v);

@@ -28,7 +28,7 @@ impl Cpu {
 
     /// Check an access of `len` bytes at `offset` in segment `s` and return
     /// its linear address (SDM Vol. 3A, 5.3 and 5.4).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn seg_lin(&self, s: SegReg, offset: u32, len: u32, acc: Access) -> Res<u32> {
         let seg = &self.state.segs[s as usize];
         let fault = if s == SegReg::Ss { Fault::SS0 } else { Fault::GP0 };
@@ -81,7 +81,7 @@ impl Cpu {
     }
 
     /// Read `N` bytes at linear address `lin`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read_lin<const N: usize>(
         &mut self,
         bus: &mut Bus,
@@ -120,7 +120,7 @@ impl Cpu {
 
     /// Write `N` bytes at linear address `lin`. Every page is translated
     /// (and may fault) before any byte is written.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn write_lin<const N: usize>(
         &mut self,
         bus: &mut Bus,
@@ -153,7 +153,7 @@ impl Cpu {
     }
 
     /// Read through segment `s` at `offset`, at the current privilege.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read_seg<const N: usize>(&mut self, bus: &mut Bus, s: SegReg, offset: u32) -> Res<[u8; N]> {
         let lin = self.seg_lin(s, offset, N as u32, Access::Read)?;
         let user = self.user_mode();
@@ -161,7 +161,7 @@ impl Cpu {
     }
 
     /// Read for a later write (read-modify-write): checks write permission.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read_seg_rmw<const N: usize>(
         &mut self,
         bus: &mut Bus,
@@ -174,7 +174,7 @@ impl Cpu {
     }
 
     /// Write through segment `s` at `offset`, at the current privilege.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn write_seg<const N: usize>(
         &mut self,
         bus: &mut Bus,
@@ -235,7 +235,7 @@ pub(crate) fn need_bits(acc: Access, user: bool) -> u8 {
 
 /// Whether bytes `offset ..= offset+len-1` lie inside the segment (expand-up
 /// or expand-down, SDM Vol. 3A, 5.3).
-#[inline]
+#[inline(always)]
 pub(crate) fn check_limit(seg: &Segment, offset: u32, len: u32) -> Option<()> {
     let last = u64::from(offset) + u64::from(len) - 1;
     let expand_down = seg.attr & (attr::CODE | attr::DC) == attr::DC && seg.attr & attr::S != 0;

@@ -5,6 +5,10 @@ use std::fmt;
 
 /// The interrupt controller as the CPU sees it: the INTR line and the
 /// interrupt-acknowledge cycle (an 8259 PIC or, later, a local APIC).
+///
+/// Contract: whenever INTR may have become asserted, the controller (or
+/// whoever drives it) raises [`Attention::IRQ`]; the CPU only looks at
+/// [`pending`](Self::pending) when that bit is up.
 pub trait InterruptController {
     /// Whether INTR is asserted.
     fn pending(&self) -> bool;

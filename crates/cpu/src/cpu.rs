@@ -97,6 +97,16 @@ impl Cpu {
         self.delivering = None;
     }
 
+    /// Flush the TLB if the A20 gate changed since it was filled (the gate
+    /// only moves on port writes, so `port_out` calls this too).
+    #[inline]
+    pub(crate) fn sync_a20(&mut self, bus: &Bus) {
+        if bus.mem.a20_enabled() != self.a20_seen {
+            self.a20_seen = bus.mem.a20_enabled();
+            self.tlb.flush_all();
+        }
+    }
+
     /// Drop every cached translation (after the state was changed from outside).
     pub fn flush_tlb(&mut self) {
         self.tlb.flush_all();
@@ -113,19 +123,25 @@ impl Cpu {
             if self.shutdown {
                 return Exit::TripleFault;
             }
-            if bus.mem.a20_enabled() != self.a20_seen {
-                self.a20_seen = bus.mem.a20_enabled();
-                self.tlb.flush_all();
-            }
+            self.sync_a20(bus);
             let shadow = std::mem::take(&mut self.state.intr_shadow);
-            if !shadow && self.state.eflags & flags::IF != 0 {
+            // The interrupt controller raises Attention::IRQ when INTR may
+            // have risen; the flag stays up while interrupts are masked so
+            // that the check is repeated once IF is set again.
+            if !shadow && bus.attention.get() & Attention::IRQ != 0 {
+                bus.attention.clear(Attention::IRQ);
                 if let Some(ic) = bus.intc.as_mut() {
                     if ic.pending() {
-                        let v = ic.acknowledge();
-                        self.state.halted = false;
-                        self.stats.interrupts += 1;
-                        self.deliver_event(bus, v, None, crate::intr::Source::External);
-                        continue;
+                        if self.state.eflags & flags::IF != 0 {
+                            let v = ic.acknowledge();
+                            self.state.halted = false;
+                            self.stats.interrupts += 1;
+                            self.deliver_event(bus, v, None, crate::intr::Source::External);
+                            // Another request may be waiting behind this one.
+                            bus.attention.raise(Attention::IRQ);
+                            continue;
+                        }
+                        bus.attention.raise(Attention::IRQ);
                     }
                 }
             }
@@ -142,6 +158,19 @@ impl Cpu {
             // Single-step and interrupt shadows run one instruction at a time.
             let single = shadow || self.state.eflags & flags::TF != 0;
             self.run_block(bus, single, end);
+            if single {
+                continue;
+            }
+            // Go straight on to the next block while nothing needs a look:
+            // no attention raised, no mode change, budget left.
+            while !self.end_block
+                && bus.attention.get() == 0
+                && self.stats.instructions < end
+                && self.state.eflags & flags::TF == 0
+                && !self.state.halted
+            {
+                self.run_block(bus, false, end);
+            }
         }
     }
 

@@ -74,7 +74,7 @@ impl Tlb {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn slot(lin: u32) -> usize {
         (lin >> PAGE_SHIFT) as usize % TLB_SIZE
     }
@@ -134,14 +134,14 @@ impl Tlb {
     }
 
     /// Physical address for `lin` if the TLB holds it with permission `need`.
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, lin: u32, need: u8) -> Option<PhysAddr> {
         let e = &self.entries[Self::slot(lin)];
         (e.tag == (lin >> PAGE_SHIFT) + 1 && e.perms & need != 0)
             .then(|| PhysAddr(e.phys | u64::from(lin) & PAGE_MASK))
     }
 
-    #[inline]
+    #[inline(always)]
     fn hit(&self, lin: u32, len: usize, need: u8) -> Option<*mut u8> {
         let off = (lin as usize) & PAGE_MASK as usize;
         if off + len > 1 << PAGE_SHIFT {
@@ -158,7 +158,7 @@ impl Tlb {
     }
 
     /// Read `N` bytes at `lin` if the whole access hits with `need`.
-    #[inline]
+    #[inline(always)]
     pub fn read<const N: usize>(&self, lin: u32, need: u8) -> Option<[u8; N]> {
         let p = self.hit(lin, N, need)?;
         // SAFETY: `hit` returned a pointer to N valid bytes of guest memory;
@@ -168,7 +168,7 @@ impl Tlb {
 
     /// Write `N` bytes at `lin` if the whole access hits with `need`.
     /// Returns false on a miss (nothing written).
-    #[inline]
+    #[inline(always)]
     pub fn write<const N: usize>(&self, lin: u32, need: u8, bytes: [u8; N]) -> bool {
         match self.hit(lin, N, need) {
             Some(p) => {

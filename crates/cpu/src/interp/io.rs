@@ -54,6 +54,7 @@ impl Cpu {
     /// line, so the block ends after every OUT.
     pub(crate) fn port_out(&mut self, bus: &mut Bus, port: u16, w: W, v: u32) {
         bus.io.write(Port(port), &v.to_le_bytes()[..w.bytes() as usize]);
+        self.sync_a20(bus);
         self.end_block = true;
     }
 }

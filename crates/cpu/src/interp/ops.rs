@@ -184,6 +184,9 @@ pub(crate) struct Pre {
     pub addr16: bool,
     /// Size of the memory operand in bytes (1, 2, 4; 0 if other).
     pub mem_bytes: u8,
+    /// String instructions: element size in bytes (0 for others); `seg`
+    /// is then the source segment and `addr16` the address size.
+    pub str_bytes: u8,
 }
 
 impl Pre {
@@ -213,6 +216,18 @@ impl Pre {
                 }
                 _ => Opd::Other,
             };
+        }
+        let string = (0..i.op_count()).any(|n| {
+            matches!(
+                i.op_kind(n),
+                OpKind::MemorySegSI | OpKind::MemorySegESI | OpKind::MemoryESDI | OpKind::MemoryESEDI
+            )
+        });
+        if string {
+            p.str_bytes = i.memory_size().size() as u8;
+            p.seg = seg_of(i.memory_segment()) as u8;
+            p.addr16 = !(0..i.op_count())
+                .any(|n| matches!(i.op_kind(n), OpKind::MemorySegESI | OpKind::MemoryESEDI));
         }
         if p.op.contains(&Opd::Mem) {
             let size = i.memory_size().size();

@@ -8,12 +8,12 @@
 //! requires for restarting (Vol. 2, REP).
 
 use super::arith::sub_flags;
-use super::ops::{seg_of, W};
+use super::ops::W;
 use super::Handler;
 use crate::fault::Res;
 use crate::state::{flags, reg, SegReg};
 use crate::{Bus, Cpu};
-use iced_x86::{Instruction, Mnemonic, OpKind};
+use iced_x86::{Instruction, Mnemonic};
 
 /// Iterations per execution of a repeated string instruction.
 const CHUNK: u32 = 4096;
@@ -38,30 +38,9 @@ struct Str {
     src: SegReg,
 }
 
-fn decode(i: &Instruction) -> Str {
-    let w = match i.mnemonic() {
-        Mnemonic::Movsb
-        | Mnemonic::Cmpsb
-        | Mnemonic::Scasb
-        | Mnemonic::Lodsb
-        | Mnemonic::Stosb
-        | Mnemonic::Insb
-        | Mnemonic::Outsb => W::B,
-        Mnemonic::Movsw
-        | Mnemonic::Cmpsw
-        | Mnemonic::Scasw
-        | Mnemonic::Lodsw
-        | Mnemonic::Stosw
-        | Mnemonic::Insw
-        | Mnemonic::Outsw => W::W,
-        _ => W::D,
-    };
-    let a32 = (0..i.op_count()).any(|n| matches!(i.op_kind(n), OpKind::MemorySegESI | OpKind::MemoryESEDI));
-    Str {
-        w,
-        a32,
-        src: seg_of(i.memory_segment()),
-    }
+fn decode(cpu: &Cpu) -> Str {
+    let p = &cpu.cur;
+    Str { w: W::from_bytes(u32::from(p.str_bytes)), a32: !p.addr16, src: SegReg::ALL[p.seg as usize] }
 }
 
 impl Cpu {
@@ -138,7 +117,7 @@ fn repeat(
 }
 
 fn movs(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
-    let s = decode(i);
+    let s = decode(cpu);
     repeat(cpu, bus, i, &s, false, |c, b| {
         let v = c.read_mem(b, s.src, c.idx(reg::ESI, s.a32), s.w)?;
         c.write_mem(b, SegReg::Es, c.idx(reg::EDI, s.a32), s.w, v)?;
@@ -149,7 +128,7 @@ fn movs(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
 }
 
 fn cmps(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
-    let s = decode(i);
+    let s = decode(cpu);
     repeat(cpu, bus, i, &s, true, |c, b| {
         let a = c.read_mem(b, s.src, c.idx(reg::ESI, s.a32), s.w)?;
         let d = c.read_mem(b, SegReg::Es, c.idx(reg::EDI, s.a32), s.w)?;
@@ -162,7 +141,7 @@ fn cmps(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
 }
 
 fn scas(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
-    let s = decode(i);
+    let s = decode(cpu);
     repeat(cpu, bus, i, &s, true, |c, b| {
         let d = c.read_mem(b, SegReg::Es, c.idx(reg::EDI, s.a32), s.w)?;
         let (_, f) = sub_flags(c.state.regs[reg::EAX], d, 0, s.w);
@@ -173,7 +152,7 @@ fn scas(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
 }
 
 fn lods(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
-    let s = decode(i);
+    let s = decode(cpu);
     repeat(cpu, bus, i, &s, false, |c, b| {
         let v = c.read_mem(b, s.src, c.idx(reg::ESI, s.a32), s.w)?;
         let m = s.w.mask();
@@ -184,7 +163,7 @@ fn lods(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
 }
 
 fn stos(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
-    let s = decode(i);
+    let s = decode(cpu);
     repeat(cpu, bus, i, &s, false, |c, b| {
         let v = c.state.regs[reg::EAX] & s.w.mask();
         c.write_mem(b, SegReg::Es, c.idx(reg::EDI, s.a32), s.w, v)?;
@@ -194,7 +173,7 @@ fn stos(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
 }
 
 fn ins(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
-    let s = decode(i);
+    let s = decode(cpu);
     let port = (cpu.state.regs[reg::EDX] & 0xffff) as u16;
     cpu.check_io(bus, port, s.w.bytes())?;
     repeat(cpu, bus, i, &s, false, |c, b| {
@@ -210,7 +189,7 @@ fn ins(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
 }
 
 fn outs(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
-    let s = decode(i);
+    let s = decode(cpu);
     let port = (cpu.state.regs[reg::EDX] & 0xffff) as u16;
     cpu.check_io(bus, port, s.w.bytes())?;
     repeat(cpu, bus, i, &s, false, |c, b| {

@@ -124,6 +124,15 @@ impl Cpu {
                 return Exit::TripleFault;
             }
             self.sync_a20(bus);
+            if bus.mem.smc_pending() {
+                // Code pages written from outside the CPU (DMA, the board).
+                self.handle_smc(bus);
+            }
+            // Checked before the shadow is consumed: a shadow must cover the
+            // next instruction actually executed.
+            if self.stats.instructions >= end && !self.state.halted {
+                return Exit::Budget;
+            }
             let shadow = std::mem::take(&mut self.state.intr_shadow);
             // The interrupt controller raises Attention::IRQ when INTR may
             // have risen; the flag stays up while interrupts are masked so

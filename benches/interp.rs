@@ -43,26 +43,25 @@ fn main() {
     let mips = n as f64 / secs / 1e6;
     println!("strachey interp: {n} instructions in {secs:.2} s = {mips:.1} MIPS");
 
-    let qemu = Command::new("qemu-system-i386")
-        .args([
-            "-display",
-            "none",
-            "-accel",
-            "tcg",
-            "-m",
-            "16",
-            "-nodefaults",
-            "-no-reboot",
-        ])
-        .args([
-            "-device",
-            "isa-debug-exit,iobase=0xf4,iosize=1",
-            "-debugcon",
-            "null",
-            "-bios",
-        ])
-        .arg(&rom_path);
-    let mut qemu = qemu;
+    let mut qemu = Command::new("qemu-system-i386");
+    qemu.args([
+        "-display",
+        "none",
+        "-accel",
+        "tcg",
+        "-m",
+        "16",
+        "-nodefaults",
+        "-no-reboot",
+    ])
+    .args([
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=1",
+        "-debugcon",
+        "null",
+        "-bios",
+    ])
+    .arg(&rom_path);
     let t = Instant::now();
     match qemu.status() {
         Ok(s) if s.code() == Some(1) => {

@@ -72,6 +72,9 @@ impl std::hash::Hasher for KeyHasher {
 
 type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<KeyHasher>>;
 
+/// One slot of the front cache.
+type FrontSlot = Option<(Key, Rc<Block>)>;
+
 /// Slots in the direct-mapped front cache.
 const FRONT: usize = 4096;
 
@@ -79,7 +82,7 @@ const FRONT: usize = 4096;
 /// physical address, backed by a hash map of every block.
 #[derive(Debug)]
 pub(crate) struct DecodeCache {
-    front: Box<[Option<(Key, Rc<Block>)>]>,
+    front: Box<[FrontSlot]>,
     blocks: FastMap<Key, Rc<Block>>,
     /// RAM page -> keys of blocks decoded from it.
     by_page: FastMap<u64, Vec<Key>>,

@@ -113,3 +113,77 @@ impl Cpu {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::desc::testenv::*;
+    use crate::fault::Fault;
+    use crate::state::{attr, reg, SegReg};
+
+    // mov ds, ax (8E D8) / mov ss, ax (8E D0) in protected mode.
+    fn mov_ds(e: &mut Env, sel: u16) -> crate::Res<()> {
+        e.cpu.state.regs[reg::EAX] = u32::from(sel);
+        e.code(&[0x8e, 0xd8]);
+        e.step()
+    }
+    fn mov_ss(e: &mut Env, sel: u16) -> crate::Res<()> {
+        e.cpu.state.regs[reg::EAX] = u32::from(sel);
+        e.code(&[0x8e, 0xd0]);
+        e.step()
+    }
+
+    #[test]
+    fn null_selector_rules() {
+        let mut e = Env::new();
+        mov_ds(&mut e, 3).unwrap();
+        assert!(!e.cpu.state.seg(SegReg::Ds).valid);
+        assert_eq!(e.sel(SegReg::Ds), 3);
+        assert_eq!(mov_ss(&mut e, 0), Err(Fault::GP0));
+        // Using the null DS: #GP(0). mov eax, [0] (A1 00000000)
+        e.code(&[0xa1, 0, 0, 0, 0]);
+        assert_eq!(e.step(), Err(Fault::GP0));
+    }
+
+    #[test]
+    fn type_privilege_and_presence_checks() {
+        let mut e = Env::new();
+        // Past the GDT limit.
+        assert_eq!(mov_ds(&mut e, 0x100), Err(Fault::gp(0x100)));
+        // An LDT selector with no LDT.
+        assert_eq!(mov_ds(&mut e, 0x0c), Err(Fault::gp(0x0c)));
+        // A system descriptor.
+        assert_eq!(mov_ds(&mut e, 0x28), Err(Fault::gp(0x28)));
+        // Execute-only code.
+        e.set_gdt(0x48, seg(0, 0xfffff, 0x98, 0xc));
+        assert_eq!(mov_ds(&mut e, 0x48), Err(Fault::gp(0x48)));
+        // SS: must be writable data with DPL = RPL = CPL.
+        assert_eq!(mov_ss(&mut e, 0x08), Err(Fault::gp(0x08)));
+        assert_eq!(mov_ss(&mut e, 0x23), Err(Fault::gp(0x20)));
+        // Not present: #NP for DS, #SS for SS.
+        e.set_gdt(0x50, seg(0, 0xfffff, 0x12, 0xc));
+        assert_eq!(mov_ds(&mut e, 0x50), Err(Fault::np(0x50)));
+        assert_eq!(mov_ss(&mut e, 0x50), Err(Fault::ss(0x50)));
+        // At CPL 3 a ring-0 data segment is out of reach.
+        e.load_flat(3);
+        assert_eq!(mov_ds(&mut e, 0x13), Err(Fault::gp(0x10)));
+    }
+
+    #[test]
+    fn load_sets_accessed_bit_and_expands_limit() {
+        let mut e = Env::new();
+        // Expand-down 16-bit data, byte granular, limit 0x0fff, not accessed.
+        e.set_gdt(0x58, seg(0x10000, 0x0fff, 0x96, 0x0));
+        mov_ds(&mut e, 0x58).unwrap();
+        assert_eq!(e.r8(GDT + 0x58 + 5), 0x97);
+        let ds = *e.cpu.state.seg(SegReg::Ds);
+        assert_eq!((ds.base, ds.limit), (0x10000, 0x0fff));
+        assert_eq!(ds.attr & attr::DC, attr::DC);
+        // Offsets at or below the limit of an expand-down segment fault.
+        e.code(&[0xa1, 0, 0, 0, 0]);
+        assert_eq!(e.step(), Err(Fault::GP0));
+        // 4 KiB granularity.
+        e.set_gdt(0x60, seg(0, 0x1, 0x92, 0x8));
+        mov_ds(&mut e, 0x60).unwrap();
+        assert_eq!(e.cpu.state.seg(SegReg::Ds).limit, 0x1fff);
+    }
+}

@@ -141,7 +141,7 @@ impl Cpu {
             self.translate(bus, nb, Access::Write, false)?;
         }
         // The old TSS descriptor, whose busy bit JMP and IRET clear.
-        let old_desc = if matches!(kind, Switch::Jmp | Switch::Iret) {
+        let old_desc = if matches!(kind, Switch::Jmp | Switch::Iret) && !is_null(old_tr.selector) {
             Some(self.fetch_desc(bus, old_tr.selector, vector::TS, ext)?)
         } else {
             None
@@ -368,19 +368,43 @@ mod tests {
         assert_eq!(e.r32(TSS + 0x20), 0x1234);
     }
 
-    // A bad CS in the new TSS faults after the switch, in the new task:
-    // #TS(CS) is delivered through the IDT with the new task's EIP.
+    // A bad DS in the new TSS (a system descriptor) faults after the switch,
+    // in the new task: #TS(DS) is delivered through the IDT with the new
+    // task's EIP.
     #[test]
     fn bad_segment_faults_in_new_task() {
         let mut e = Env::new();
         second_task(&mut e);
-        e.w32(TSS2 + 0x4c, 0x10); // CS = a data segment
+        e.w32(TSS2 + 0x54, 0x28); // DS = a TSS descriptor
         e.set_idt(0x0a, gate(0x08, 0x7400, 0xe, 0, 0));
         e.code(&[0xea, 0, 0, 0, 0, 0x30, 0]);
         e.step().unwrap();
         assert_eq!(e.cpu.state.tr.selector, 0x30);
         assert_eq!(e.cpu.state.eip, 0x7400, "in the #TS handler");
-        assert_eq!(e.r32(e.esp()), 0x10, "error code");
+        assert_eq!(e.r32(e.esp()), 0x28, "error code");
         assert_eq!(e.r32(e.esp() + 4), 0x7000, "new task's EIP");
+    }
+
+    // jmp far 0x0048:0 to a 16-bit TSS: word fields, high register words
+    // read as ones; the outgoing 32-bit TSS is saved as usual.
+    #[test]
+    fn jmp_to_16bit_tss() {
+        let mut e = Env::new();
+        let t = 0x3200;
+        e.set_gdt(0x48, seg(t, 0x2b, 0x81, 0));
+        e.w16(t + 0x0e, 0x7000); // IP
+        e.w16(t + 0x10, 0x0002); // FLAGS
+        e.w16(t + 0x12, 0x1234); // AX
+        e.w16(t + 0x1a, 0x8800); // SP
+        for (k, sel) in [0x10u16, 0x08, 0x10, 0x10].iter().enumerate() {
+            e.w16(t + 0x22 + 2 * k as u32, *sel);
+        }
+        e.code(&[0xea, 0, 0, 0, 0, 0x48, 0]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.tr.selector, 0x48);
+        assert_eq!(e.cpu.state.eip, 0x7000);
+        assert_eq!(e.cpu.state.regs[reg::EAX], 0xffff_1234);
+        assert_eq!(e.r8(GDT + 0x48 + 5) & 0xf, 0x3, "16-bit TSS busy");
+        assert_eq!(e.sel(SegReg::Fs), 0);
     }
 }

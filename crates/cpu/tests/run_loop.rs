@@ -43,7 +43,11 @@ fn self_modifying_code_is_seen() {
     cpu.state.eip = 0x1007;
     cpu.state.halted = false;
     assert_eq!(cpu.run(&mut bus, 100), Exit::DeadHalt);
-    assert_eq!(cpu.state.regs[0] & 0xff, 0x77, "a write from outside drops the decoded block");
+    assert_eq!(
+        cpu.state.regs[0] & 0xff,
+        0x77,
+        "a write from outside drops the decoded block"
+    );
 }
 
 /// An interrupt controller with one level-triggered request.
@@ -67,7 +71,11 @@ impl InterruptController for Line {
 fn with_line(bus: &mut Bus, vector: u8) -> (Rc<Cell<bool>>, Rc<Cell<u32>>) {
     let asserted = Rc::new(Cell::new(false));
     let acks = Rc::new(Cell::new(0));
-    bus.intc = Some(Box::new(Line { asserted: asserted.clone(), vector, acks: acks.clone() }));
+    bus.intc = Some(Box::new(Line {
+        asserted: asserted.clone(),
+        vector,
+        acks: acks.clone(),
+    }));
     (asserted, acks)
 }
 
@@ -108,9 +116,17 @@ fn hlt_wakes_on_interrupt_and_masked_requests_wait() {
     bus.mem.write(PhysAddr(0x21 * 4), &[0x00, 0x20, 0x00, 0x00]);
     bus.mem.write(PhysAddr(0x2000), &[0x43, 0xcf]); // inc bx; iret
     let (line, acks) = with_line(&mut bus, 0x21);
-    assert_eq!(cpu.run(&mut bus, 100), Exit::Halted, "HLT with IF=1 waits for the board");
+    assert_eq!(
+        cpu.run(&mut bus, 100),
+        Exit::Halted,
+        "HLT with IF=1 waits for the board"
+    );
     raise(&bus, &line);
-    assert_eq!(cpu.run(&mut bus, 100), Exit::DeadHalt, "woken, handled, then cli; hlt");
+    assert_eq!(
+        cpu.run(&mut bus, 100),
+        Exit::DeadHalt,
+        "woken, handled, then cli; hlt"
+    );
     assert_eq!(acks.get(), 1);
     assert_eq!(cpu.state.regs[3] & 0xffff, 1);
     assert_eq!(cpu.state.eip, 0x1004);

@@ -111,7 +111,7 @@ mod tests {
     fn collects_bytes() {
         let mut c = DebugCon::new(Sink::Buffer(Vec::new()));
         c.write(Port(0xe9), b"hi");
-        c.write(Port(0xe9), &[b'!']);
+        c.write(Port(0xe9), b"!");
         let mut r = [0];
         c.read(Port(0xe9), &mut r);
         assert_eq!(c.buffer(), b"hi!");

@@ -121,7 +121,7 @@ impl PhysMemory {
     /// The image size is not a multiple of 64 KiB in 64 KiB..=16 MiB.
     pub fn load_bios(&mut self, image: &[u8]) -> Result<(), MemError> {
         let n = image.len();
-        if n == 0 || n % 0x10000 != 0 || n > 16 << 20 {
+        if n == 0 || !n.is_multiple_of(0x10000) || n > 16 << 20 {
             return Err(MemError::RomSize(n));
         }
         let rom = GuestRam::new("strachey-rom", n)?;

@@ -150,7 +150,7 @@ pub fn main() -> Result<u8, String> {
 
 fn run(a: RunArgs) -> Result<u8, String> {
     let bios = std::fs::read(&a.bios).map_err(|e| format!("cannot read BIOS {}: {e}", a.bios.display()))?;
-    if bios.is_empty() || bios.len() % 0x10000 != 0 || bios.len() > 16 << 20 {
+    if bios.is_empty() || !bios.len().is_multiple_of(0x10000) || bios.len() > 16 << 20 {
         return Err(format!(
             "BIOS {} is {} bytes; a ROM image must be a multiple of 64 KiB, at most 16 MiB",
             a.bios.display(),

@@ -26,7 +26,7 @@ fn strachey(args: &[&str]) -> Output {
         .expect("run strachey")
 }
 
-fn run(rom: &PathBuf, extra: &[&str]) -> Output {
+fn run(rom: &std::path::Path, extra: &[&str]) -> Output {
     let mut a = vec!["run", "--bios", rom.to_str().unwrap()];
     a.extend_from_slice(extra);
     strachey(&a)

@@ -87,3 +87,73 @@ fn cmpxchg8b(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::shift::table::*;
+    use crate::desc::testenv::Env;
+    use crate::fault::Fault;
+
+    #[test]
+    #[rustfmt::skip]
+    fn exchange_and_add() {
+        run(&[
+            // xadd eax, ecx
+            Row { code: &[0x0f, 0xc1, 0xc8], regs: &[(EAX, 1), (ECX, 2)], want: &[(EAX, 3), (ECX, 1)], want_flags: P, ..Row::DEF },
+            // xadd eax, eax: the sum wins
+            Row { code: &[0x0f, 0xc1, 0xc0], regs: &[(EAX, 0x8000_0000)], want: &[(EAX, 0)], want_flags: C | Z | P | O, ..Row::DEF },
+            // xadd [0x6000], al
+            Row { code: &[0x0f, 0xc0, 0x05, 0x00, 0x60, 0x00, 0x00], regs: &[(EAX, 0x01)], mem: &[(DATA, 0x5555_55ff)], want: &[(EAX, 0xff)], want_mem: &[(DATA, 0x5555_5500)], want_flags: C | Z | P | A, ..Row::DEF },
+            // lock xadd [0x6000], ecx
+            Row { code: &[0xf0, 0x0f, 0xc1, 0x0d, 0x00, 0x60, 0x00, 0x00], regs: &[(ECX, 5)], mem: &[(DATA, 7)], want: &[(ECX, 7)], want_mem: &[(DATA, 12)], want_flags: P, ..Row::DEF },
+            // lock xadd eax, ecx: LOCK needs a memory destination, #UD
+            Row { code: &[0xf0, 0x0f, 0xc1, 0xc8], fault: Some(Fault::UD), ..Row::DEF },
+            // xadd ah, al
+            Row { code: &[0x0f, 0xc0, 0xc4], regs: &[(EAX, 0x0302)], want: &[(EAX, 0x0503)], want_flags: P, ..Row::DEF },
+        ]);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn compare_and_exchange() {
+        run(&[
+            // cmpxchg ecx, edx: equal, ECX = EDX
+            Row { code: &[0x0f, 0xb1, 0xd1], regs: &[(EAX, 5), (ECX, 5), (EDX, 9)], want: &[(ECX, 9)], want_flags: Z | P, ..Row::DEF },
+            // cmpxchg ecx, edx: different, EAX = ECX; flags of CMP EAX, ECX
+            Row { code: &[0x0f, 0xb1, 0xd1], regs: &[(EAX, 4), (ECX, 5), (EDX, 9)], want: &[(EAX, 5)], want_flags: C | S | P | A, ..Row::DEF },
+            // cmpxchg [0x6000], bl: equal
+            Row { code: &[0x0f, 0xb0, 0x1d, 0x00, 0x60, 0x00, 0x00], regs: &[(EAX, 0x11), (EBX, 0x22)], mem: &[(DATA, 0xaaaa_aa11)], want_mem: &[(DATA, 0xaaaa_aa22)], want_flags: Z | P, ..Row::DEF },
+            // cmpxchg [0x6000], bx: different
+            Row { code: &[0x66, 0x0f, 0xb1, 0x1d, 0x00, 0x60, 0x00, 0x00], regs: &[(EAX, 0xffff_0001), (EBX, 0x22)], mem: &[(DATA, 0xaaaa_0002)], want: &[(EAX, 0xffff_0002)], want_mem: &[(DATA, 0xaaaa_0002)], want_flags: C | S | P | A, ..Row::DEF },
+            // cmpxchg8b [0x6000]: equal, m64 = ECX:EBX, only ZF changes
+            Row { code: &[0x0f, 0xc7, 0x0d, 0x00, 0x60, 0x00, 0x00], regs: &[(EAX, 0x2222_2222), (EDX, 0x1111_1111), (EBX, 0x4444_4444), (ECX, 0x3333_3333)], flags: C | S, mem: &[(DATA, 0x2222_2222), (DATA + 4, 0x1111_1111)], want_mem: &[(DATA, 0x4444_4444), (DATA + 4, 0x3333_3333)], want_flags: C | S | Z, ..Row::DEF },
+            // cmpxchg8b [0x6000]: different, EDX:EAX = m64
+            Row { code: &[0x0f, 0xc7, 0x0d, 0x00, 0x60, 0x00, 0x00], regs: &[(EAX, 0), (EDX, 0x1111_1111)], flags: Z | C, mem: &[(DATA, 0x2222_2222), (DATA + 4, 0x1111_1111)], want: &[(EAX, 0x2222_2222)], want_mem: &[(DATA, 0x2222_2222), (DATA + 4, 0x1111_1111)], want_flags: C, ..Row::DEF },
+            // cmpxchg8b with a register operand (0F C7 C8): #UD
+            Row { code: &[0x0f, 0xc7, 0xc8], fault: Some(Fault::UD), ..Row::DEF },
+        ]);
+    }
+
+    /// The destination is written even when the comparison fails, so a
+    /// read-only destination faults either way and the accumulator stays.
+    #[test]
+    fn failed_compare_still_writes() {
+        for (code, eax) in [
+            // cmpxchg [0x6000], ecx (comparison fails)
+            (&[0x0f, 0xb1, 0x0d, 0x00, 0x60, 0x00, 0x00][..], 1u32),
+            // cmpxchg8b [0x6000] (comparison fails)
+            (&[0x0f, 0xc7, 0x0d, 0x00, 0x60, 0x00, 0x00], 1),
+            // xadd [0x6000], ecx
+            (&[0x0f, 0xc1, 0x0d, 0x00, 0x60, 0x00, 0x00], 1),
+        ] {
+            let mut e = Env::new();
+            read_only_ds(&mut e);
+            e.w32(DATA, 7);
+            e.cpu.state.regs[EAX] = eax;
+            e.code(code);
+            assert_eq!(e.step(), Err(Fault::GP0), "{code:02x?}");
+            assert_eq!(e.cpu.state.regs[EAX], eax);
+            assert_eq!(e.r32(DATA), 7);
+        }
+    }
+}

@@ -106,3 +106,54 @@ fn bswap(cpu: &mut Cpu, _bus: &mut Bus, i: &Instruction) -> Res<()> {
     cpu.set_reg(r, out);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::shift::table::*;
+
+    #[test]
+    #[rustfmt::skip]
+    fn bit_test_and_modify() {
+        run(&[
+            // bt eax, ecx: register offsets are taken mod 32; only CF changes
+            Row { code: &[0x0f, 0xa3, 0xc8], regs: &[(EAX, 0x100), (ECX, 40)], flags: Z | S | O, want_flags: Z | S | O | C, ..Row::DEF },
+            // bts eax, 31
+            Row { code: &[0x0f, 0xba, 0xe8, 0x1f], regs: &[(EAX, 0)], flags: C, want: &[(EAX, 0x8000_0000)], ..Row::DEF },
+            // btr ax, cx: offset 19 mod 16 = 3
+            Row { code: &[0x66, 0x0f, 0xb3, 0xc8], regs: &[(EAX, 0xffff), (ECX, 0x13)], want: &[(EAX, 0xfff7)], want_flags: C, ..Row::DEF },
+            // btc eax, 0
+            Row { code: &[0x0f, 0xba, 0xf8, 0x00], regs: &[(EAX, 1)], flags: P, want: &[(EAX, 0)], want_flags: P | C, ..Row::DEF },
+            // bt dword [0x6004], ecx with ECX = -1: bit 31 of the dword at 0x6000
+            Row { code: &[0x0f, 0xa3, 0x0d, 0x04, 0x60, 0x00, 0x00], regs: &[(ECX, 0xffff_ffff)], mem: &[(DATA, 0x8000_0000)], want_flags: C, ..Row::DEF },
+            // bts dword [0x6000], ecx with ECX = 37: bit 5 of the dword at 0x6004
+            Row { code: &[0x0f, 0xab, 0x0d, 0x00, 0x60, 0x00, 0x00], regs: &[(ECX, 37)], flags: C, mem: &[(DATA, 0), (DATA + 4, 0)], want_mem: &[(DATA, 0), (DATA + 4, 0x20)], ..Row::DEF },
+            // btc word [0x6004], cx with CX = -16: bit 0 of the word at 0x6002
+            Row { code: &[0x66, 0x0f, 0xbb, 0x0d, 0x04, 0x60, 0x00, 0x00], regs: &[(ECX, 0x1234_fff0)], mem: &[(DATA, 0x0001_0000)], want_mem: &[(DATA, 0)], want_flags: C, ..Row::DEF },
+            // bt dword [0x6000], 33: immediate offsets are taken mod 32
+            Row { code: &[0x0f, 0xba, 0x25, 0x00, 0x60, 0x00, 0x00, 0x21], mem: &[(DATA, 2), (DATA + 4, 0)], want_flags: C, ..Row::DEF },
+            // bt [bx], eax (16-bit addressing): 0xfffc + 8 wraps to 0x0004
+            Row { code: &[0x67, 0x0f, 0xa3, 0x07], regs: &[(EBX, 0xfffc), (EAX, 64)], mem: &[(0x4, 1), (0x1_0004, 0)], want_flags: C, ..Row::DEF },
+        ]);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn bit_scan_and_bswap() {
+        run(&[
+            // bsf eax, ecx: only ZF changes
+            Row { code: &[0x0f, 0xbc, 0xc1], regs: &[(ECX, 0xf0)], flags: Z | C, want: &[(EAX, 4)], want_flags: C, ..Row::DEF },
+            // bsr eax, ecx
+            Row { code: &[0x0f, 0xbd, 0xc1], regs: &[(ECX, 0xf0)], want: &[(EAX, 7)], ..Row::DEF },
+            // bsf eax, ecx with ECX = 0: ZF = 1, EAX unchanged
+            Row { code: &[0x0f, 0xbc, 0xc1], regs: &[(EAX, 0x1234), (ECX, 0)], flags: C, want_flags: C | Z, ..Row::DEF },
+            // bsr ax, cx: the upper half of EAX is kept
+            Row { code: &[0x66, 0x0f, 0xbd, 0xc1], regs: &[(EAX, 0xabcd_0000), (ECX, 0xffff_8000)], want: &[(EAX, 0xabcd_000f)], ..Row::DEF },
+            // bsf ecx, [0x6000]
+            Row { code: &[0x0f, 0xbc, 0x0d, 0x00, 0x60, 0x00, 0x00], mem: &[(DATA, 0x8000_0000)], want: &[(ECX, 31)], ..Row::DEF },
+            // bswap eax
+            Row { code: &[0x0f, 0xc8], regs: &[(EAX, 0x1234_5678)], want: &[(EAX, 0x7856_3412)], ..Row::DEF },
+            // bswap bx with a 16-bit operand: the low word becomes 0
+            Row { code: &[0x66, 0x0f, 0xcb], regs: &[(EBX, 0x1234_5678)], want: &[(EBX, 0x1234_0000)], ..Row::DEF },
+        ]);
+    }
+}

@@ -458,12 +458,8 @@ impl Cpu {
         self.set_accessed(bus, sd, saddr)?;
         self.load_cs(bus, sel, d, daddr, r)?;
         self.state.segs[SegReg::Ss as usize] = sd.segment(ss_sel);
-        self.state.regs[reg::ESP] = if w == W::D {
-            esp
-        } else {
-            (self.state.regs[reg::ESP] & 0xffff_0000) | esp
-        };
-        self.set_sp(self.sp_add(extra));
+        // The new SS's B bit decides ESP or SP (as Bochs does).
+        self.set_sp(esp.wrapping_add(extra));
         self.state.eip = off;
         self.revalidate_data_segments();
         Ok(())
@@ -567,11 +563,9 @@ impl Cpu {
         self.iret_flags(fl, w, cpl);
         self.load_cs(bus, sel, d, daddr, r)?;
         self.state.segs[SegReg::Ss as usize] = sd.segment(ss_sel);
-        self.state.regs[reg::ESP] = if w == W::D {
-            esp
-        } else {
-            (self.state.regs[reg::ESP] & 0xffff_0000) | esp
-        };
+        // The new SS's B bit decides ESP or SP (as Bochs does; the SDM
+        // pseudo-code just says ESP := tempESP).
+        self.set_sp(esp);
         self.state.eip = off;
         self.revalidate_data_segments();
         Ok(())
@@ -748,5 +742,45 @@ mod tests {
         e.cpu.state.regs[reg::EAX] = 11;
         e.code(&[0x62, 0x05, 0, 0x60, 0, 0]);
         assert_eq!(e.step(), Err(Fault::BR));
+    }
+
+    // iretd (CF) at CPL 0 to ring 3: pops EIP, CS, EFLAGS, ESP, SS; IOPL
+    // and IF come from the image because the old CPL was 0.
+    #[test]
+    fn iret_to_outer_privilege() {
+        let mut e = Env::new();
+        let fl = flags::FIXED1 | flags::IF | flags::IOPL | flags::CF;
+        for (k, v) in [0x5100u32, 0x1b, fl, 0x6000, 0x23].iter().enumerate() {
+            e.w32(0x8000 + 4 * k as u32, *v);
+        }
+        e.code(&[0xcf]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.cpl, 3);
+        assert_eq!(e.cpu.state.eip, 0x5100);
+        assert_eq!(e.esp(), 0x6000);
+        assert_eq!(e.sel(SegReg::Ss), 0x23);
+        assert_eq!(e.cpu.state.eflags, fl);
+        // Returning to a more privileged level is #GP(sel).
+        e.load_flat(3);
+        e.cpu.state.regs[reg::ESP] = 0x8000;
+        e.w32(0x8004, 0x08);
+        e.code(&[0xcf]);
+        assert_eq!(e.step(), Err(Fault::gp(0x08)));
+    }
+
+    // call far 0x0048:0x5100 (9A 00510000 4800) from CPL 3 to a ring-0
+    // conforming code segment keeps CPL 3 and the ring-3 stack.
+    #[test]
+    fn conforming_code_keeps_cpl() {
+        let mut e = Env::new();
+        e.set_gdt(0x48, seg(0, 0xfffff, 0x9e, 0xc));
+        e.load_flat(3);
+        e.cpu.state.regs[reg::ESP] = 0x6000;
+        e.code(&[0x9a, 0, 0x51, 0, 0, 0x48, 0]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.cpl, 3);
+        assert_eq!(e.sel(SegReg::Cs), 0x4b);
+        assert_eq!(e.esp(), 0x6000 - 8);
+        assert_eq!(e.r32(0x6000 - 4), 0x1b);
     }
 }

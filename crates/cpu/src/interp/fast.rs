@@ -39,7 +39,11 @@ pub(super) fn lookup(i: &Instruction, p: &Pre) -> Option<Handler> {
         Mnemonic::Test => TEST,
         Mnemonic::Mov => MOV,
         Mnemonic::Inc | Mnemonic::Dec if matches!(p.op[0], Opd::R32(_)) => {
-            return Some(if i.mnemonic() == Mnemonic::Inc { inc_r32 } else { dec_r32 });
+            return Some(if i.mnemonic() == Mnemonic::Inc {
+                inc_r32
+            } else {
+                dec_r32
+            });
         }
         Mnemonic::Jo
         | Mnemonic::Jno

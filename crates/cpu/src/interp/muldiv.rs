@@ -136,3 +136,67 @@ fn div(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, signed: bool) -> Res<()> {
     cpu.set_arith(f | flags::AF);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::shift::table::*;
+    use crate::fault::Fault;
+
+    #[test]
+    #[rustfmt::skip]
+    fn multiply() {
+        run(&[
+            // mul cl: CF = OF = AH != 0; SF, ZF, AF, PF unchanged
+            Row { code: &[0xf6, 0xe1], regs: &[(EAX, 0x80), (ECX, 2)], flags: Z | P, want: &[(EAX, 0x0100)], want_flags: Z | P | C | O, ..Row::DEF },
+            // mul ecx
+            Row { code: &[0xf7, 0xe1], regs: &[(EAX, 0xffff_ffff), (ECX, 0xffff_ffff)], want: &[(EAX, 1), (EDX, 0xffff_fffe)], want_flags: C | O, ..Row::DEF },
+            // mul cx: upper halves of EAX and EDX are kept
+            Row { code: &[0x66, 0xf7, 0xe1], regs: &[(EAX, 0xaaaa_0003), (ECX, 5), (EDX, 0x1234_dead)], flags: C | O, want: &[(EAX, 0xaaaa_000f), (EDX, 0x1234_0000)], ..Row::DEF },
+            // imul cl: -1 * -128 = 128 does not fit in a byte
+            Row { code: &[0xf6, 0xe9], regs: &[(EAX, 0xff), (ECX, 0x80)], want: &[(EAX, 0x0080)], want_flags: C | O, ..Row::DEF },
+            // imul ecx: -2 * 3 fits
+            Row { code: &[0xf7, 0xe9], regs: &[(EAX, 0xffff_fffe), (ECX, 3)], flags: C | O | S, want: &[(EAX, 0xffff_fffa), (EDX, 0xffff_ffff)], want_flags: S, ..Row::DEF },
+            // imul eax, ecx: 2^16 * 2^16 overflows to 0
+            Row { code: &[0x0f, 0xaf, 0xc1], regs: &[(EAX, 0x1_0000), (ECX, 0x1_0000)], want: &[(EAX, 0)], want_flags: C | O, ..Row::DEF },
+            // imul ax, cx, -3
+            Row { code: &[0x66, 0x6b, 0xc1, 0xfd], regs: &[(EAX, 0x5555_0000), (ECX, 1000)], want: &[(EAX, 0x5555_f448)], ..Row::DEF },
+            // imul eax, ecx, 0x12345678
+            Row { code: &[0x69, 0xc1, 0x78, 0x56, 0x34, 0x12], regs: &[(ECX, 2)], want: &[(EAX, 0x2468_acf0)], ..Row::DEF },
+            // imul eax, [0x6000], 0x40000000: 2 * 2^30 = 2^31 overflows
+            Row { code: &[0x69, 0x05, 0x00, 0x60, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40], mem: &[(DATA, 2)], want: &[(EAX, 0x8000_0000)], want_flags: C | O, ..Row::DEF },
+        ]);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn divide() {
+        run(&[
+            // div cl: 263 / 10; flags: AF set, SZP clear, CF/OF kept
+            Row { code: &[0xf6, 0xf1], regs: &[(EAX, 0x0107), (ECX, 10)], flags: C | Z | S | P, want: &[(EAX, 0x031a)], want_flags: C | A, ..Row::DEF },
+            // div ecx
+            Row { code: &[0xf7, 0xf1], regs: &[(EAX, 0), (EDX, 1), (ECX, 2)], want: &[(EAX, 0x8000_0000), (EDX, 0)], want_flags: A, ..Row::DEF },
+            // div ecx by zero
+            Row { code: &[0xf7, 0xf1], regs: &[(EAX, 7), (EDX, 0), (ECX, 0)], flags: Z, fault: Some(Fault::DE), ..Row::DEF },
+            // div cl: quotient 0x100 does not fit
+            Row { code: &[0xf6, 0xf1], regs: &[(EAX, 0x1000), (ECX, 0x10)], fault: Some(Fault::DE), ..Row::DEF },
+            // div dword [0x6000] by zero (memory divisor)
+            Row { code: &[0xf7, 0x35, 0x00, 0x60, 0x00, 0x00], mem: &[(DATA, 0)], fault: Some(Fault::DE), ..Row::DEF },
+            // idiv ecx: -2^31 / -1
+            Row { code: &[0xf7, 0xf9], regs: &[(EAX, 0x8000_0000), (EDX, 0xffff_ffff), (ECX, 0xffff_ffff)], fault: Some(Fault::DE), ..Row::DEF },
+            // idiv ecx: -2^63 / -1
+            Row { code: &[0xf7, 0xf9], regs: &[(EAX, 0), (EDX, 0x8000_0000), (ECX, 0xffff_ffff)], fault: Some(Fault::DE), ..Row::DEF },
+            // idiv cl: -32768 / -1 (16-bit dividend) overflows a byte
+            Row { code: &[0xf6, 0xf9], regs: &[(EAX, 0x8000), (ECX, 0xff)], fault: Some(Fault::DE), ..Row::DEF },
+            // idiv cl: -128 / 1 = -128 fits
+            Row { code: &[0xf6, 0xf9], regs: &[(EAX, 0xff80), (ECX, 1)], want: &[(EAX, 0x0080)], want_flags: A, ..Row::DEF },
+            // idiv cl: 128 / -1 = -128 fits
+            Row { code: &[0xf6, 0xf9], regs: &[(EAX, 0x0080), (ECX, 0xff)], want: &[(EAX, 0x0080)], want_flags: A, ..Row::DEF },
+            // idiv cl: 128 / 1 = 128 does not
+            Row { code: &[0xf6, 0xf9], regs: &[(EAX, 0x0080), (ECX, 1)], fault: Some(Fault::DE), ..Row::DEF },
+            // idiv cx: -7 / 2 = -3 remainder -1
+            Row { code: &[0x66, 0xf7, 0xf9], regs: &[(EAX, 0xffff_fff9), (EDX, 0xffff), (ECX, 2)], flags: O, want: &[(EAX, 0xffff_fffd), (EDX, 0xffff)], want_flags: O | A, ..Row::DEF },
+            // idiv ecx: 7 / -2 = -3 remainder 1
+            Row { code: &[0xf7, 0xf9], regs: &[(EAX, 7), (EDX, 0), (ECX, 0xffff_fffe)], want: &[(EAX, 0xffff_fffd), (EDX, 1)], want_flags: A, ..Row::DEF },
+        ]);
+    }
+}

@@ -6,7 +6,8 @@ use crate::state::{flags, SegReg};
 use crate::{Bus, Cpu};
 use iced_x86::{Instruction, MemorySize, OpKind, Register};
 
-/// Operand width.
+/// Operand width: byte, word, doubleword (`W::W` is the SDM's "word").
+#[allow(clippy::enum_variant_names)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum W {
     /// 8 bits.
@@ -192,14 +193,22 @@ pub(crate) struct Pre {
 impl Pre {
     /// Summarise `i`.
     pub(crate) fn of(i: &Instruction) -> Pre {
-        let mut p = Pre { base: NOREG, index: NOREG, ..Pre::default() };
+        let mut p = Pre {
+            base: NOREG,
+            index: NOREG,
+            ..Pre::default()
+        };
         for n in 0..i.op_count().min(2) {
             p.op[n as usize] = match i.op_kind(n) {
                 OpKind::Register => match i.op_register(n) {
                     r if r.is_gpr32() => Opd::R32((r as usize - Register::EAX as usize) as u8),
                     r if r.is_gpr16() => Opd::R16((r as usize - Register::AX as usize) as u8),
-                    r if r.is_gpr8() && (r as usize) < Register::AL as usize + 4 => Opd::R8L((r as usize - Register::AL as usize) as u8),
-                    r if r.is_gpr8() && (r as usize) < Register::AL as usize + 8 => Opd::R8H((r as usize - Register::AL as usize - 4) as u8),
+                    r if r.is_gpr8() && (r as usize) < Register::AL as usize + 4 => {
+                        Opd::R8L((r as usize - Register::AL as usize) as u8)
+                    }
+                    r if r.is_gpr8() && (r as usize) < Register::AL as usize + 8 => {
+                        Opd::R8H((r as usize - Register::AL as usize - 4) as u8)
+                    }
                     _ => Opd::Other,
                 },
                 OpKind::Memory => Opd::Mem,

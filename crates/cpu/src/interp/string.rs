@@ -40,7 +40,11 @@ struct Str {
 
 fn decode(cpu: &Cpu) -> Str {
     let p = &cpu.cur;
-    Str { w: W::from_bytes(u32::from(p.str_bytes)), a32: !p.addr16, src: SegReg::ALL[p.seg as usize] }
+    Str {
+        w: W::from_bytes(u32::from(p.str_bytes)),
+        a32: !p.addr16,
+        src: SegReg::ALL[p.seg as usize],
+    }
 }
 
 impl Cpu {

@@ -267,7 +267,7 @@ const CR0_WRITABLE: u32 =
 /// "MOV—Move to/from Debug Registers"; TLB rules: Vol. 3A, 4.10.4.1).
 pub(super) fn mov_to_special(cpu: &mut Cpu, _bus: &mut Bus, i: &Instruction) -> Res<()> {
     let r = i.op0_register();
-    if r.is_tr() {
+    if r.is_tr() || r.is_cr() && !matches!(r, Register::CR0 | Register::CR2 | Register::CR3 | Register::CR4) {
         return Err(Fault::UD);
     }
     cpu.cpl0()?;
@@ -330,7 +330,7 @@ fn debug_index(cpu: &Cpu, r: Register) -> Res<usize> {
 /// MOV r32, CRn/DRn (SDM Vol. 2, MOV to/from control and debug registers).
 pub(super) fn mov_from_special(cpu: &mut Cpu, _bus: &mut Bus, i: &Instruction) -> Res<()> {
     let r = i.op1_register();
-    if r.is_tr() {
+    if r.is_tr() || r.is_cr() && !matches!(r, Register::CR0 | Register::CR2 | Register::CR3 | Register::CR4) {
         return Err(Fault::UD);
     }
     cpu.cpl0()?;
@@ -564,5 +564,160 @@ impl Cpu {
     /// created (a 1 GHz clock) plus the offset written through the MSR.
     pub(crate) fn tsc(&self) -> u64 {
         (self.tsc_start.elapsed().as_nanos() as u64).wrapping_add(self.state.msr.tsc_offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::desc::testenv::*;
+    use crate::fault::Fault;
+    use crate::state::{cr0, cr4, flags, reg};
+
+    // ltr ax (0F 00 D8) marks the TSS busy; a busy TSS is #GP(sel).
+    #[test]
+    fn ltr_sets_busy() {
+        let mut e = Env::new();
+        e.cpu.state.regs[reg::EAX] = 0x30;
+        e.code(&[0x0f, 0x00, 0xd8]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.tr.selector, 0x30);
+        assert_eq!(e.r8(GDT + 0x30 + 5), 0x8b);
+        e.code(&[0x0f, 0x00, 0xd8]);
+        assert_eq!(e.step(), Err(Fault::gp(0x30)));
+        e.load_flat(3);
+        e.code(&[0x0f, 0x00, 0xd8]);
+        assert_eq!(e.step(), Err(Fault::GP0));
+    }
+
+    // lar eax, ecx (0F 02 C1) and lsl eax, ecx (0F 03 C1).
+    #[test]
+    fn lar_lsl() {
+        let mut e = Env::new();
+        e.cpu.state.regs[reg::ECX] = 0x08;
+        e.code(&[0x0f, 0x02, 0xc1]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.regs[reg::EAX], 0x00cf_9a00);
+        assert_ne!(e.cpu.state.eflags & flags::ZF, 0);
+        e.code(&[0x0f, 0x03, 0xc1]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.regs[reg::EAX], 0xffff_ffff);
+        // A ring-0 segment from CPL 3: ZF = 0, EAX unchanged.
+        e.load_flat(3);
+        e.cpu.state.regs[reg::EAX] = 7;
+        e.code(&[0x0f, 0x02, 0xc1]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.eflags & flags::ZF, 0);
+        assert_eq!(e.cpu.state.regs[reg::EAX], 7);
+        // LSL does not accept gates.
+        e.load_flat(0);
+        e.set_gdt(0x40, gate(0x08, 0, 0xc, 3, 0));
+        e.cpu.state.regs[reg::ECX] = 0x40;
+        e.code(&[0x0f, 0x03, 0xc1]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.eflags & flags::ZF, 0);
+    }
+
+    // verr cx (0F 00 E1) / verw cx (0F 00 E9).
+    #[test]
+    fn verr_verw() {
+        let mut e = Env::new();
+        e.cpu.state.regs[reg::ECX] = 0x08;
+        e.code(&[0x0f, 0x00, 0xe1]);
+        e.step().unwrap();
+        assert_ne!(e.cpu.state.eflags & flags::ZF, 0, "code is readable");
+        e.code(&[0x0f, 0x00, 0xe9]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.eflags & flags::ZF, 0, "code is not writable");
+    }
+
+    // mov eax, dr4 (0F 21 E0): DR6 alias, or #UD with CR4.DE.
+    #[test]
+    fn dr4_aliases_dr6_unless_de() {
+        let mut e = Env::new();
+        e.code(&[0x0f, 0x21, 0xe0]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.regs[reg::EAX], e.cpu.state.dr[6]);
+        e.cpu.state.cr4 |= cr4::DE;
+        e.code(&[0x0f, 0x21, 0xe0]);
+        assert_eq!(e.step(), Err(Fault::UD));
+    }
+
+    // mov cr0, eax (0F 22 C0) with PG but not PE: #GP(0). rdmsr (0F 32) of
+    // an unknown MSR: #GP(0). smsw eax (0F 01 E0) works at CPL 3.
+    #[test]
+    fn control_registers_and_msrs() {
+        let mut e = Env::new();
+        e.cpu.state.regs[reg::EAX] = cr0::PG;
+        e.code(&[0x0f, 0x22, 0xc0]);
+        assert_eq!(e.step(), Err(Fault::GP0));
+        e.cpu.state.regs[reg::ECX] = 0x1234;
+        e.code(&[0x0f, 0x32]);
+        assert_eq!(e.step(), Err(Fault::GP0));
+        e.cpu.state.regs[reg::ECX] = 0x174;
+        e.cpu.state.regs[reg::EAX] = 0x08;
+        e.cpu.state.regs[reg::EDX] = 0;
+        e.code(&[0x0f, 0x30]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.msr.sysenter_cs, 0x08);
+        e.load_flat(3);
+        e.code(&[0x0f, 0x01, 0xe0]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.regs[reg::EAX], e.cpu.state.cr0);
+        e.code(&[0x0f, 0x32]);
+        assert_eq!(e.step(), Err(Fault::GP0));
+    }
+
+    // sysenter (0F 34) then sysexit (0F 35) with SYSENTER_CS = 0x08.
+    #[test]
+    fn sysenter_sysexit() {
+        let mut e = Env::new();
+        e.code(&[0x0f, 0x34]);
+        assert_eq!(e.step(), Err(Fault::GP0), "SYSENTER_CS is 0");
+        e.cpu.state.msr.sysenter_cs = 0x08;
+        e.cpu.state.msr.sysenter_esp = 0x9000;
+        e.cpu.state.msr.sysenter_eip = 0x7000;
+        e.load_flat(3);
+        e.code(&[0x0f, 0x34]);
+        e.step().unwrap();
+        assert_eq!((e.cpu.state.cpl, e.cpu.state.eip, e.esp()), (0, 0x7000, 0x9000));
+        assert_eq!(e.sel(crate::SegReg::Ss), 0x10);
+        e.cpu.state.regs[reg::ECX] = 0x6000;
+        e.cpu.state.regs[reg::EDX] = CODE;
+        e.bus.mem.write(mem::PhysAddr(0x7000), &[0x0f, 0x35]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.cpl, 3);
+        assert_eq!(e.sel(crate::SegReg::Cs), 0x1b);
+        assert_eq!(e.sel(crate::SegReg::Ss), 0x23);
+        assert_eq!(e.esp(), 0x6000);
+    }
+
+    // sgdt [0x6000] (0F 01 05 00600000) with a 16-bit operand size
+    // (66 prefix) still stores the whole base.
+    #[test]
+    fn sgdt_stores_limit_and_base() {
+        let mut e = Env::new();
+        e.cpu.state.gdtr = crate::TableReg {
+            base: 0x1234_5678,
+            limit: 0x3ff,
+        };
+        e.code(&[0x66, 0x0f, 0x01, 0x05, 0, 0x60, 0, 0]);
+        e.step().unwrap();
+        assert_eq!(e.r32(0x6000) & 0xffff, 0x3ff);
+        assert_eq!(e.r32(0x6002), 0x1234_5678);
+    }
+
+    // arpl ax, cx (63 C8) is #UD in real mode.
+    #[test]
+    fn arpl() {
+        let mut e = Env::new();
+        e.cpu.state.regs[reg::EAX] = 0x10;
+        e.cpu.state.regs[reg::ECX] = 0x23;
+        e.code(&[0x63, 0xc8]);
+        e.step().unwrap();
+        assert_eq!(e.cpu.state.regs[reg::EAX], 0x13);
+        assert_ne!(e.cpu.state.eflags & flags::ZF, 0);
+        e.cpu.state.cr0 &= !cr0::PE;
+        e.code(&[0x63, 0xc8]);
+        assert_eq!(e.step(), Err(Fault::UD));
     }
 }

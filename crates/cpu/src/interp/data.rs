@@ -87,7 +87,17 @@ pub(super) fn lookup(m: Mnemonic) -> Option<Handler> {
         },
         Mnemonic::Cld => |c, _, _| flag(c, flags::DF, false),
         Mnemonic::Std => |c, _, _| flag(c, flags::DF, true),
-        Mnemonic::Nop | Mnemonic::Pause => |_, _, _| Ok(()),
+        // The reserved-NOP space (0F 0D, 0F 18-0F 1F) executes as NOP.
+        Mnemonic::Nop | Mnemonic::Pause | Mnemonic::Reservednop => |_, _, _| Ok(()),
+        // WAIT/FWAIT with no x87 yet: #NM when CR0.MP and CR0.TS are both
+        // set (SDM Vol. 2, WAIT), otherwise nothing to wait for.
+        Mnemonic::Wait => |c, _, _| {
+            use crate::state::cr0;
+            if c.state.cr0 & (cr0::MP | cr0::TS) == cr0::MP | cr0::TS {
+                return Err(crate::fault::Fault::NM);
+            }
+            Ok(())
+        },
         Mnemonic::Ud0 | Mnemonic::Ud1 | Mnemonic::Ud2 => |_, _, _| Err(crate::fault::Fault::UD),
         Mnemonic::Salc => |c, _, _| {
             let v = if c.cf() != 0 { 0xff } else { 0 };

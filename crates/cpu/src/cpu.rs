@@ -57,6 +57,8 @@ pub struct Cpu {
     pub(crate) cur: crate::interp::ops::Pre,
     /// A20 state the TLB was filled under.
     a20_seen: bool,
+    /// Memory-map generation the TLB and decoded code were made under.
+    map_seen: u64,
     /// Set while delivering an exception, for double-fault detection.
     delivering: Option<FaultClass>,
     /// Shutdown (triple fault) happened.
@@ -82,6 +84,7 @@ impl Cpu {
             end_block: false,
             cur: crate::interp::ops::Pre::default(),
             a20_seen: true,
+            map_seen: 0,
             delivering: None,
             shutdown: false,
             tsc_start: std::time::Instant::now(),
@@ -97,13 +100,20 @@ impl Cpu {
         self.delivering = None;
     }
 
-    /// Flush the TLB if the A20 gate changed since it was filled (the gate
-    /// only moves on port writes, so `port_out` calls this too).
+    /// Flush the TLB if the A20 gate changed since it was filled, and the
+    /// decoded code too if the memory map changed (shadow RAM switched, a
+    /// region added). Both only change on port writes, so `port_out` calls
+    /// this too.
     #[inline]
     pub(crate) fn sync_a20(&mut self, bus: &Bus) {
         if bus.mem.a20_enabled() != self.a20_seen {
             self.a20_seen = bus.mem.a20_enabled();
             self.tlb.flush_all();
+        }
+        if bus.mem.generation() != self.map_seen {
+            self.map_seen = bus.mem.generation();
+            self.tlb.flush_all();
+            self.cache.clear();
         }
     }
 

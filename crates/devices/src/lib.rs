@@ -5,8 +5,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod clock;
 pub mod debug_exit;
 pub mod debugcon;
+pub mod irq;
 
+pub use clock::{Clock, Nanos, Timed};
 pub use debug_exit::DebugExit;
 pub use debugcon::{DebugCon, Sink};
+pub use irq::{IrqLine, IrqSink};

@@ -3,8 +3,9 @@
 //! ```text
 //! 0x0000_0000 ..  0x0009_FFFF   RAM (conventional memory)
 //! 0x000A_0000 ..  0x000B_FFFF   VGA window (MMIO when a display claims it)
-//! 0x000C_0000 ..  0x000D_FFFF   option ROM area (open bus for now)
+//! 0x000C_0000 ..  0x000D_FFFF   option ROM area (open bus, or shadow RAM)
 //! 0x000E_0000 ..  0x000F_FFFF   alias of the last 128 KiB of the BIOS ROM
+//!                               (or shadow RAM)
 //! 0x0010_0000 ..  RAM size      RAM (extended memory)
 //! ...                           MMIO regions, open bus
 //! 4 GiB - ROM size .. 4 GiB     the BIOS ROM
@@ -12,6 +13,10 @@
 //!
 //! With the A20 gate closed, address bit 20 is forced to zero before any of
 //! this is consulted, as the 8042/port-0x92 gate does on a PC.
+//!
+//! Shadow RAM: the chipset's PAM registers (i440FX datasheet, 3.2.18) route
+//! reads and writes of each 16 KiB chunk of 0xC0000–0xFFFFF separately to
+//! RAM or to the bus (ROM or nothing); see [`PhysMemory::set_shadow`].
 
 use crate::addr::{PhysAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::bus::{MmioDevice, Shared};
@@ -25,6 +30,9 @@ use std::rc::Rc;
 pub const BIOS_ALIAS_SIZE: u64 = 128 * 1024;
 const FOUR_GIB: u64 = 1 << 32;
 const LOW_HOLE: std::ops::Range<u64> = 0xA0000..0x100000;
+/// The shadowable area and its granule.
+const SHADOW: std::ops::Range<u64> = 0xC0000..0x100000;
+const SHADOW_CHUNK_SHIFT: u32 = 14;
 
 /// Host errors building the memory map.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +85,11 @@ pub struct PhysMemory {
     code_pages: Vec<u8>,
     /// RAM pages that held code and were written since the CPU last looked.
     smc_pages: Vec<u64>,
+    /// Per 16 KiB chunk of 0xC0000..0x100000: (reads from RAM, writes to RAM).
+    shadow: [(bool, bool); 16],
+    /// Bumped whenever the map changes (shadow routing, MMIO regions), so
+    /// that the CPU can drop cached translations and decoded code.
+    generation: u64,
 }
 
 impl fmt::Debug for PhysMemory {
@@ -111,6 +124,8 @@ impl PhysMemory {
             a20: Rc::new(Cell::new(true)),
             code_pages: vec![0; (ram_size >> PAGE_SHIFT) as usize],
             smc_pages: Vec::new(),
+            shadow: [(false, false); 16],
+            generation: 0,
         })
     }
 
@@ -148,7 +163,30 @@ impl PhysMemory {
         }
         self.mmio_index.insert(s, self.mmio.len());
         self.mmio.push(MmioRegion { start: s, len, dev });
+        self.generation += 1;
         Ok(())
+    }
+
+    /// Route the 16 KiB chunks of 0xC0000..0x100000 that overlap
+    /// `start..start+len`: reads from RAM (else the bus: ROM alias or open
+    /// bus) and writes to RAM (else dropped).
+    pub fn set_shadow(&mut self, start: PhysAddr, len: u64, read_ram: bool, write_ram: bool) {
+        let end = start.0.saturating_add(len).min(SHADOW.end);
+        let mut a = start.0.max(SHADOW.start) & !((1 << SHADOW_CHUNK_SHIFT) - 1);
+        while a < end {
+            let i = ((a - SHADOW.start) >> SHADOW_CHUNK_SHIFT) as usize;
+            if self.shadow[i] != (read_ram, write_ram) {
+                self.shadow[i] = (read_ram, write_ram);
+                self.generation += 1;
+            }
+            a += 1 << SHADOW_CHUNK_SHIFT;
+        }
+    }
+
+    /// Changes whenever the map changes; see the field of the same name.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// RAM size in bytes.
@@ -186,11 +224,24 @@ impl PhysMemory {
         }
     }
 
-    /// What `addr` (after the A20 gate) refers to.
+    /// What a read of `addr` (after the A20 gate) refers to.
+    #[inline]
     pub fn region(&self, addr: PhysAddr) -> Region {
+        self.region_for(addr, false)
+    }
+
+    /// What a read (`write` false) or write of `addr` refers to; they differ
+    /// only in shadowed chunks of 0xC0000..0x100000.
+    pub fn region_for(&self, addr: PhysAddr, write: bool) -> Region {
         let a = self.mask_a20(addr).0 & (FOUR_GIB - 1);
         if a < self.ram_size && !LOW_HOLE.contains(&a) {
             return Region::Ram(a);
+        }
+        if SHADOW.contains(&a) && a < self.ram_size {
+            let (r, w) = self.shadow[((a - SHADOW.start) >> SHADOW_CHUNK_SHIFT) as usize];
+            if (write && w) || (!write && r) {
+                return Region::Ram(a);
+            }
         }
         if self.rom_size > 0 {
             if a >= FOUR_GIB - self.rom_size {
@@ -216,7 +267,10 @@ impl PhysMemory {
     pub fn host_page(&self, addr: PhysAddr) -> Option<(*mut u8, bool)> {
         let page = PhysAddr(addr.0 & !(PAGE_SIZE - 1));
         match self.region(page) {
-            Region::Ram(off) => Some((self.ram.host_ptr(off as usize), true)),
+            Region::Ram(off) => {
+                let writable = self.region_for(page, true) == Region::Ram(off);
+                Some((self.ram.host_ptr(off as usize), writable))
+            }
             Region::Rom(off) => self.rom.as_ref().map(|r| (r.host_ptr(off as usize), false)),
             _ => None,
         }
@@ -224,7 +278,7 @@ impl PhysMemory {
 
     /// Read `buf.len()` bytes at `addr`. Accesses may cross regions.
     pub fn read(&mut self, addr: PhysAddr, buf: &mut [u8]) {
-        let single = self.same_region(addr, buf.len());
+        let single = self.same_region(addr, buf.len(), false);
         if !single {
             for (i, b) in buf.iter_mut().enumerate() {
                 let mut one = [0u8];
@@ -248,13 +302,13 @@ impl PhysMemory {
     /// page that holds code is recorded for the CPU (see
     /// [`PhysMemory::take_smc_pages`]).
     pub fn write(&mut self, addr: PhysAddr, buf: &[u8]) {
-        if !self.same_region(addr, buf.len()) {
+        if !self.same_region(addr, buf.len(), true) {
             for (i, b) in buf.iter().enumerate() {
                 self.write(PhysAddr(addr.0 + i as u64), &[*b]);
             }
             return;
         }
-        match self.region(addr) {
+        match self.region_for(addr, true) {
             Region::Ram(off) => {
                 self.ram.write(off as usize, buf);
                 let first = off >> PAGE_SHIFT;
@@ -271,15 +325,15 @@ impl PhysMemory {
         }
     }
 
-    fn same_region(&self, addr: PhysAddr, len: usize) -> bool {
+    fn same_region(&self, addr: PhysAddr, len: usize, write: bool) -> bool {
         if len <= 1 {
             return true;
         }
         let last = PhysAddr(addr.0 + len as u64 - 1);
-        if addr.page() == last.page() && !matches!(self.region(addr), Region::Mmio(..)) {
+        if addr.page() == last.page() && !matches!(self.region_for(addr, write), Region::Mmio(..)) {
             return true;
         }
-        match (self.region(addr), self.region(last)) {
+        match (self.region_for(addr, write), self.region_for(last, write)) {
             (Region::Ram(a), Region::Ram(b)) | (Region::Rom(a), Region::Rom(b)) => b == a + len as u64 - 1,
             (Region::Mmio(i, a), Region::Mmio(j, b)) => i == j && b == a + len as u64 - 1,
             (Region::Unmapped, Region::Unmapped) => true,
@@ -361,6 +415,49 @@ mod tests {
         assert_eq!(m.read_le::<1>(PhysAddr(0x100010)), [0xa5]);
         m.a20_line().set(true);
         assert_eq!(m.read_le::<1>(PhysAddr(0x100010)), [0x5a]);
+    }
+
+    #[test]
+    fn shadow_ram_routes_reads_and_writes_separately() {
+        let mut m = PhysMemory::new(2).unwrap();
+        let mut rom = vec![0x11u8; 0x20000];
+        rom[0x1fff0] = 0xea;
+        m.load_bios(&rom).unwrap();
+        let g = m.generation();
+        // Copy the BIOS into shadow RAM the way firmware does: reads from
+        // ROM, writes to RAM; then read from RAM and write-protect.
+        m.set_shadow(PhysAddr(0xf0000), 0x10000, false, true);
+        assert_ne!(m.generation(), g);
+        let v = m.read_le::<1>(PhysAddr(0xffff0));
+        assert_eq!(v, [0xea]);
+        m.write(PhysAddr(0xffff0), &[0x90]);
+        assert_eq!(
+            m.read_le::<1>(PhysAddr(0xffff0)),
+            [0xea],
+            "reads still come from ROM"
+        );
+        assert_eq!(m.host_page(PhysAddr(0xff000)).map(|p| p.1), Some(false));
+        m.set_shadow(PhysAddr(0xf0000), 0x10000, true, false);
+        assert_eq!(m.read_le::<1>(PhysAddr(0xffff0)), [0x90], "now from shadow RAM");
+        m.write(PhysAddr(0xffff0), &[0x00]);
+        assert_eq!(
+            m.read_le::<1>(PhysAddr(0xffff0)),
+            [0x90],
+            "write-protected shadow"
+        );
+        assert_eq!(
+            m.read_le::<1>(PhysAddr(0xc0000)),
+            [0xff],
+            "option ROM area is open bus"
+        );
+        m.set_shadow(PhysAddr(0xc0000), 0x4000, true, true);
+        m.write(PhysAddr(0xc0000), &[0x55]);
+        assert_eq!(m.read_le::<1>(PhysAddr(0xc0000)), [0x55]);
+        assert_eq!(
+            m.read_le::<1>(PhysAddr(0xc4000)),
+            [0xff],
+            "only the chunk asked for"
+        );
     }
 
     struct Reg(u32);

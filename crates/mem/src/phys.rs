@@ -21,7 +21,7 @@
 use crate::addr::{PhysAddr, PAGE_SHIFT, PAGE_SIZE};
 use crate::bus::{MmioDevice, Shared};
 use crate::ram::GuestRam;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
@@ -80,16 +80,134 @@ pub struct PhysMemory {
     /// Start address -> index into `mmio`.
     mmio_index: BTreeMap<u64, usize>,
     a20: Rc<Cell<bool>>,
+    /// Which RAM pages hold code; shared with DMA handles.
+    code: Rc<RefCell<CodeTracker>>,
+    /// Shadow routing of 0xC0000..0x100000; shared with the chipset.
+    shadow: ShadowControl,
+    /// Bumped when MMIO regions are added (the shadow map has its own).
+    generation: u64,
+}
+
+/// Code-page bookkeeping for self-modifying code.
+#[derive(Debug)]
+struct CodeTracker {
     /// One byte per RAM page: non-zero when decoded or translated code
     /// depends on the page.
-    code_pages: Vec<u8>,
+    pages: Vec<u8>,
     /// RAM pages that held code and were written since the CPU last looked.
-    smc_pages: Vec<u64>,
-    /// Per 16 KiB chunk of 0xC0000..0x100000: (reads from RAM, writes to RAM).
-    shadow: [(bool, bool); 16],
-    /// Bumped whenever the map changes (shadow routing, MMIO regions), so
-    /// that the CPU can drop cached translations and decoded code.
-    generation: u64,
+    written: Vec<u64>,
+}
+
+impl CodeTracker {
+    /// Note a write to RAM bytes `off..off+len`.
+    #[inline]
+    fn wrote(&mut self, off: u64, len: u64) {
+        let first = off >> PAGE_SHIFT;
+        let last = (off + len.max(1) - 1) >> PAGE_SHIFT;
+        for p in first..=last {
+            if let Some(b) = self.pages.get_mut(p as usize) {
+                if *b != 0 {
+                    *b = 0;
+                    self.written.push(p);
+                }
+            }
+        }
+    }
+}
+
+/// The chipset's handle on shadow-RAM routing (PAM registers): per 16 KiB
+/// chunk of 0xC0000..0x100000, whether reads and writes go to RAM. Cloning
+/// shares it.
+#[derive(Clone, Debug, Default)]
+pub struct ShadowControl(Rc<ShadowInner>);
+
+#[derive(Debug, Default)]
+struct ShadowInner {
+    chunks: [Cell<(bool, bool)>; 16],
+    generation: Cell<u64>,
+}
+
+impl ShadowControl {
+    /// Route the chunks overlapping `start..start+len`: reads from RAM
+    /// (else the bus: ROM alias or open bus) and writes to RAM (else dropped).
+    pub fn set(&self, start: PhysAddr, len: u64, read_ram: bool, write_ram: bool) {
+        let end = start.0.saturating_add(len).min(SHADOW.end);
+        let mut a = start.0.max(SHADOW.start) & !((1 << SHADOW_CHUNK_SHIFT) - 1);
+        while a < end {
+            let c = &self.0.chunks[((a - SHADOW.start) >> SHADOW_CHUNK_SHIFT) as usize];
+            if c.get() != (read_ram, write_ram) {
+                c.set((read_ram, write_ram));
+                self.0.generation.set(self.0.generation.get() + 1);
+            }
+            a += 1 << SHADOW_CHUNK_SHIFT;
+        }
+    }
+
+    /// (reads from RAM, writes to RAM) for the chunk holding `a`.
+    #[inline]
+    fn get(&self, a: u64) -> (bool, bool) {
+        self.0.chunks[((a - SHADOW.start) >> SHADOW_CHUNK_SHIFT) as usize].get()
+    }
+
+    fn generation(&self) -> u64 {
+        self.0.generation.get()
+    }
+}
+
+/// A device's path to guest RAM for DMA (8237 transfers, fw_cfg DMA,
+/// bus-master IDE). It sees RAM only — no ROM, no MMIO — and, unlike the
+/// CPU, is not subject to the A20 gate. Writes to pages holding code are
+/// reported to the CPU as self-modifying code. Cloning shares it.
+#[derive(Clone, Debug)]
+pub struct Dma {
+    ram: GuestRam,
+    ram_size: u64,
+    code: Rc<RefCell<CodeTracker>>,
+    shadow: ShadowControl,
+}
+
+impl Dma {
+    fn ram_at(&self, a: u64, write: bool) -> bool {
+        if a >= self.ram_size {
+            return false;
+        }
+        if SHADOW.contains(&a) {
+            let (r, w) = self.shadow.get(a);
+            return if write { w } else { r };
+        }
+        !LOW_HOLE.contains(&a)
+    }
+
+    /// Read guest RAM at `addr`; bytes that are not RAM read as 0xFF.
+    pub fn read(&self, addr: PhysAddr, buf: &mut [u8]) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            let a = addr.0 + i as u64;
+            *b = if self.ram_at(a, false) {
+                let mut one = [0u8];
+                self.ram.read(a as usize, &mut one);
+                one[0]
+            } else {
+                0xff
+            };
+        }
+    }
+
+    /// Write guest RAM at `addr`; bytes that are not RAM are dropped.
+    pub fn write(&self, addr: PhysAddr, buf: &[u8]) {
+        let all_ram = (0..buf.len() as u64).all(|i| self.ram_at(addr.0 + i, true));
+        if all_ram && !buf.is_empty() {
+            self.ram.write(addr.0 as usize, buf);
+            self.code.borrow_mut().wrote(addr.0, buf.len() as u64);
+            return;
+        }
+        for (i, b) in buf.iter().enumerate() {
+            let a = addr.0 + i as u64;
+            if self.ram_at(a, true) {
+                self.ram.write(a as usize, &[*b]);
+                self.code.borrow_mut().wrote(a, 1);
+            }
+        }
+    }
 }
 
 impl fmt::Debug for PhysMemory {
@@ -122,9 +240,11 @@ impl PhysMemory {
             mmio: Vec::new(),
             mmio_index: BTreeMap::new(),
             a20: Rc::new(Cell::new(true)),
-            code_pages: vec![0; (ram_size >> PAGE_SHIFT) as usize],
-            smc_pages: Vec::new(),
-            shadow: [(false, false); 16],
+            code: Rc::new(RefCell::new(CodeTracker {
+                pages: vec![0; (ram_size >> PAGE_SHIFT) as usize],
+                written: Vec::new(),
+            })),
+            shadow: ShadowControl::default(),
             generation: 0,
         })
     }
@@ -168,25 +288,30 @@ impl PhysMemory {
     }
 
     /// Route the 16 KiB chunks of 0xC0000..0x100000 that overlap
-    /// `start..start+len`: reads from RAM (else the bus: ROM alias or open
-    /// bus) and writes to RAM (else dropped).
+    /// `start..start+len` (see [`ShadowControl::set`]).
     pub fn set_shadow(&mut self, start: PhysAddr, len: u64, read_ram: bool, write_ram: bool) {
-        let end = start.0.saturating_add(len).min(SHADOW.end);
-        let mut a = start.0.max(SHADOW.start) & !((1 << SHADOW_CHUNK_SHIFT) - 1);
-        while a < end {
-            let i = ((a - SHADOW.start) >> SHADOW_CHUNK_SHIFT) as usize;
-            if self.shadow[i] != (read_ram, write_ram) {
-                self.shadow[i] = (read_ram, write_ram);
-                self.generation += 1;
-            }
-            a += 1 << SHADOW_CHUNK_SHIFT;
+        self.shadow.set(start, len, read_ram, write_ram);
+    }
+
+    /// The shadow-routing handle, for the chipset's PAM registers.
+    pub fn shadow_control(&self) -> ShadowControl {
+        self.shadow.clone()
+    }
+
+    /// A DMA path to guest RAM, for devices.
+    pub fn dma(&self) -> Dma {
+        Dma {
+            ram: self.ram.clone(),
+            ram_size: self.ram_size,
+            code: self.code.clone(),
+            shadow: self.shadow.clone(),
         }
     }
 
     /// Changes whenever the map changes; see the field of the same name.
     #[inline]
     pub fn generation(&self) -> u64 {
-        self.generation
+        self.generation + self.shadow.generation()
     }
 
     /// RAM size in bytes.
@@ -238,7 +363,7 @@ impl PhysMemory {
             return Region::Ram(a);
         }
         if SHADOW.contains(&a) && a < self.ram_size {
-            let (r, w) = self.shadow[((a - SHADOW.start) >> SHADOW_CHUNK_SHIFT) as usize];
+            let (r, w) = self.shadow.get(a);
             if (write && w) || (!write && r) {
                 return Region::Ram(a);
             }
@@ -311,14 +436,7 @@ impl PhysMemory {
         match self.region_for(addr, true) {
             Region::Ram(off) => {
                 self.ram.write(off as usize, buf);
-                let first = off >> PAGE_SHIFT;
-                let last = (off + buf.len() as u64 - 1) >> PAGE_SHIFT;
-                for p in first..=last {
-                    if self.code_pages[p as usize] != 0 {
-                        self.code_pages[p as usize] = 0;
-                        self.smc_pages.push(p);
-                    }
-                }
+                self.code.borrow_mut().wrote(off, buf.len() as u64);
             }
             Region::Mmio(i, off) => self.mmio[i].dev.borrow_mut().write(off, buf),
             Region::Rom(_) | Region::Unmapped => {}
@@ -354,7 +472,8 @@ impl PhysMemory {
     pub fn mark_code(&mut self, addr: PhysAddr) -> bool {
         match self.region(addr) {
             Region::Ram(off) => {
-                let p = &mut self.code_pages[(off >> PAGE_SHIFT) as usize];
+                let mut code = self.code.borrow_mut();
+                let p = &mut code.pages[(off >> PAGE_SHIFT) as usize];
                 let new = *p == 0;
                 *p = 1;
                 new
@@ -366,7 +485,7 @@ impl PhysMemory {
     /// Whether the RAM page holding `addr` is marked as holding code.
     pub fn is_code(&self, addr: PhysAddr) -> bool {
         match self.region(addr) {
-            Region::Ram(off) => self.code_pages[(off >> PAGE_SHIFT) as usize] != 0,
+            Region::Ram(off) => self.code.borrow().pages[(off >> PAGE_SHIFT) as usize] != 0,
             _ => false,
         }
     }
@@ -374,12 +493,12 @@ impl PhysMemory {
     /// Whether a code page was written since the last [`Self::take_smc_pages`].
     #[inline]
     pub fn smc_pending(&self) -> bool {
-        !self.smc_pages.is_empty()
+        !self.code.borrow().written.is_empty()
     }
 
     /// RAM page numbers (RAM offset >> 12) that held code and were written.
     pub fn take_smc_pages(&mut self) -> Vec<u64> {
-        std::mem::take(&mut self.smc_pages)
+        std::mem::take(&mut self.code.borrow_mut().written)
     }
 }
 
@@ -457,6 +576,30 @@ mod tests {
             m.read_le::<1>(PhysAddr(0xc4000)),
             [0xff],
             "only the chunk asked for"
+        );
+    }
+
+    #[test]
+    fn dma_sees_ram_only_and_reports_code_writes() {
+        let mut m = PhysMemory::new(2).unwrap();
+        m.load_bios(&[0x11; 0x10000]).unwrap();
+        let dma = m.dma();
+        m.mark_code(PhysAddr(0x3000));
+        dma.write(PhysAddr(0x2ffe), &[1, 2, 3, 4]);
+        assert_eq!(m.read_le::<4>(PhysAddr(0x2ffe)), [1, 2, 3, 4]);
+        assert_eq!(m.take_smc_pages(), vec![3]);
+        dma.write(PhysAddr(0xffff0), &[9]);
+        assert_eq!(m.read_le::<1>(PhysAddr(0xffff0)), [0x11], "not through to ROM");
+        let mut b = [0u8; 2];
+        dma.read(PhysAddr(0x1fffff), &mut b);
+        assert_eq!(b, [0, 0xff], "past the end of RAM");
+        m.a20_line().set(false);
+        dma.write(PhysAddr(0x100000), &[7]);
+        m.a20_line().set(true);
+        assert_eq!(
+            m.read_le::<1>(PhysAddr(0x100000)),
+            [7],
+            "DMA ignores the A20 gate"
         );
     }
 

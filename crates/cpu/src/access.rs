@@ -31,6 +31,27 @@ impl Cpu {
     #[inline(always)]
     pub(crate) fn seg_lin(&self, s: SegReg, offset: u32, len: u32, acc: Access) -> Res<u32> {
         let seg = &self.state.segs[s as usize];
+        // Fast path: a valid, expand-up data segment (writable, for writes)
+        // and no alignment checking — what flat and real-mode code uses.
+        // Anything else takes the full checks below.
+        let (mask, want) = if acc == Access::Write {
+            (attr::S | attr::CODE | attr::DC | attr::RW, attr::S | attr::RW)
+        } else {
+            (attr::S | attr::CODE | attr::DC, attr::S)
+        };
+        if seg.valid
+            && seg.attr & mask == want
+            && u64::from(offset) + u64::from(len) <= u64::from(seg.limit) + 1
+            && self.state.eflags & flags::AC == 0
+        {
+            return Ok(seg.base.wrapping_add(offset));
+        }
+        self.seg_lin_slow(s, offset, len, acc)
+    }
+
+    #[inline(never)]
+    fn seg_lin_slow(&self, s: SegReg, offset: u32, len: u32, acc: Access) -> Res<u32> {
+        let seg = &self.state.segs[s as usize];
         let fault = if s == SegReg::Ss { Fault::SS0 } else { Fault::GP0 };
         if !seg.valid {
             return Err(fault);

@@ -55,6 +55,11 @@ pub struct Cpu {
     pub(crate) end_block: bool,
     /// Decode-time operand summary of the instruction being executed.
     pub(crate) cur: crate::interp::ops::Pre,
+    /// The block that just ran to its end without anything that could
+    /// change translation: its successor links may be followed.
+    prev_block: Option<Rc<Block>>,
+    /// CS base and attributes when `prev_block` ran.
+    prev_cs: (u32, u16),
     /// A20 state the TLB was filled under.
     a20_seen: bool,
     /// Memory-map generation the TLB and decoded code were made under.
@@ -83,6 +88,8 @@ impl Cpu {
             cache: DecodeCache::default(),
             end_block: false,
             cur: crate::interp::ops::Pre::default(),
+            prev_block: None,
+            prev_cs: (0, 0),
             a20_seen: true,
             map_seen: 0,
             delivering: None,
@@ -126,6 +133,8 @@ impl Cpu {
     /// the board's attention.
     pub fn run(&mut self, bus: &mut Bus, budget: u64) -> Exit {
         let end = self.stats.instructions.saturating_add(budget);
+        // The state may have been changed from outside since the last run.
+        self.prev_block = None;
         loop {
             if bus.attention.get() & Attention::STOP != 0 {
                 return Exit::Stop;
@@ -196,12 +205,34 @@ impl Cpu {
     /// Execute one block (or one instruction if `single`).
     fn run_block(&mut self, bus: &mut Bus, single: bool, end: u64) {
         let tf = self.state.eflags & flags::TF != 0;
-        let block: Rc<Block> = match self.fetch_block(bus) {
-            Ok(b) => b,
-            Err(f) => {
-                self.exception(bus, f);
-                return;
-            }
+        // Follow the link from the previous block when there is one: it
+        // is only kept while nothing happened that could change how EIP
+        // translates (any such instruction ends its block with end_block).
+        let prev = self.prev_block.take();
+        let eip = self.state.eip;
+        let cs = &self.state.segs[crate::state::SegReg::Cs as usize];
+        // Belt and braces: a CS change always ends a block, but a link is
+        // only ever followed under the CS it was made under.
+        let same_cs = (cs.base, cs.attr) == self.prev_cs;
+        let linked = prev
+            .as_ref()
+            .filter(|_| same_cs)
+            .and_then(|p| p.successor(eip))
+            .filter(|b| b.last_eip <= cs.limit);
+        let block: Rc<Block> = match linked {
+            Some(b) => b,
+            None => match self.fetch_block(bus) {
+                Ok(b) => {
+                    if let Some(p) = &prev {
+                        p.link(eip, &b);
+                    }
+                    b
+                }
+                Err(f) => {
+                    self.exception(bus, f);
+                    return;
+                }
+            },
         };
         self.end_block = false;
         let budget = (end - self.stats.instructions).max(1);
@@ -227,6 +258,11 @@ impl Cpu {
                 break;
             }
         }
+        if !self.end_block && !single && !tf {
+            self.prev_block = Some(block);
+            let cs = &self.state.segs[crate::state::SegReg::Cs as usize];
+            self.prev_cs = (cs.base, cs.attr);
+        }
         if tf && !self.state.halted {
             // Single-step trap after the instruction (SDM Vol. 3A, 17.3.1.4).
             self.state.dr[6] |= 1 << 14;
@@ -251,6 +287,7 @@ impl Cpu {
         error: Option<u32>,
         src: crate::intr::Source,
     ) {
+        self.prev_block = None;
         let first = Fault { vector: v, error };
         let outer = self.delivering;
         let mut cur = first;
@@ -315,6 +352,7 @@ impl Cpu {
     /// state at the fault (EIP on the instruction). See the crate's
     /// "Oracle API".
     pub fn step(&mut self, bus: &mut Bus) -> crate::Res<()> {
+        self.prev_block = None;
         let block = self.fetch_block(bus)?;
         let d = &block.insns[0];
         let start = self.state.eip;

@@ -36,6 +36,43 @@ pub(crate) struct Block {
     pub insns: Vec<DecodedInsn>,
     /// EIP offset of the last byte of the block (for the CS limit check).
     pub last_eip: u32,
+    /// False once the block's code was written or the cache was flushed.
+    pub valid: std::cell::Cell<bool>,
+    /// The blocks that followed this one, by EIP (a taken and a fall-through
+    /// successor): the run loop follows these links instead of translating
+    /// EIP and searching the cache, as long as nothing that could change
+    /// the translation happened in between (see `Cpu::run_block`).
+    pub next: [std::cell::RefCell<Option<(u32, std::rc::Weak<Block>)>>; 2],
+}
+
+impl Block {
+    fn new(insns: Vec<DecodedInsn>, last_eip: u32) -> Self {
+        Self {
+            insns,
+            last_eip,
+            valid: std::cell::Cell::new(true),
+            next: Default::default(),
+        }
+    }
+
+    /// The successor starting at `eip`, if linked and still valid.
+    #[inline]
+    pub fn successor(&self, eip: u32) -> Option<Rc<Block>> {
+        for slot in &self.next {
+            if let Some((e, w)) = &*slot.borrow() {
+                if *e == eip {
+                    return w.upgrade().filter(|b| b.valid.get());
+                }
+            }
+        }
+        None
+    }
+
+    /// Remember `b` as the successor at `eip`.
+    pub fn link(&self, eip: u32, b: &Rc<Block>) {
+        let i = usize::from(self.next[0].borrow().is_some() && self.next[1].borrow().is_none());
+        *self.next[i].borrow_mut() = Some((eip, Rc::downgrade(b)));
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -100,6 +137,9 @@ impl Default for DecodeCache {
 
 impl DecodeCache {
     pub fn clear(&mut self) {
+        for b in self.blocks.values() {
+            b.valid.set(false);
+        }
         self.front.fill(None);
         self.blocks.clear();
         self.by_page.clear();
@@ -126,7 +166,10 @@ impl DecodeCache {
         let mut n = 0;
         if let Some(keys) = self.by_page.remove(&page) {
             for k in keys {
-                n += u64::from(self.blocks.remove(&k).is_some());
+                if let Some(b) = self.blocks.remove(&k) {
+                    b.valid.set(false);
+                    n += 1;
+                }
                 let i = Self::slot(&k);
                 if matches!(&self.front[i], Some((fk, _)) if *fk == k) {
                     self.front[i] = None;
@@ -205,7 +248,7 @@ pub(crate) fn fetch_block(cpu: &mut Cpu, bus: &mut Bus) -> Res<Rc<Block>> {
     if insns.is_empty() {
         return straddling(cpu, bus, lin, eip, code32, &cs);
     }
-    let block = Rc::new(Block { insns, last_eip });
+    let block = Rc::new(Block::new(insns, last_eip));
     cpu.stats.blocks_decoded += 1;
     if bus.mem.mark_code(phys) {
         cpu.tlb.write_protect_phys(phys);
@@ -275,15 +318,15 @@ fn straddling(
         end.wrapping_add(1) & 0xffff
     };
     let handler = handler_for(&instr);
-    Ok(Rc::new(Block {
-        insns: vec![DecodedInsn {
+    Ok(Rc::new(Block::new(
+        vec![DecodedInsn {
             instr,
             handler,
             pre: crate::interp::ops::Pre::of(&instr),
             next_eip,
         }],
-        last_eip: end,
-    }))
+        end,
+    )))
 }
 
 /// Instructions after which decoding stops: control transfers and anything

@@ -1,7 +1,7 @@
 //! Integer addition and subtraction: ADD, ADC, SUB, SBB, CMP, INC, DEC, NEG
 //! (SDM Vol. 2). Flags are computed eagerly.
 
-use super::ops::{op_width, szp, W};
+use super::ops::{szp, W};
 use super::Handler;
 use crate::fault::Res;
 use crate::state::flags;
@@ -67,7 +67,7 @@ fn binop(
     f: fn(u32, u32, u32, W) -> (u32, u32),
     use_cf: bool,
 ) -> Res<()> {
-    let w = op_width(i, 0);
+    let w = cpu.width0(i);
     let a = if write {
         cpu.read_op_rmw(bus, i, 0)?
     } else {
@@ -105,7 +105,7 @@ fn cmp(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
 
 /// INC/DEC leave CF alone.
 fn incdec(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, f: fn(u32, u32, u32, W) -> (u32, u32)) -> Res<()> {
-    let w = op_width(i, 0);
+    let w = cpu.width0(i);
     let a = cpu.read_op_rmw(bus, i, 0)?;
     let (r, fl) = f(a, 1, 0, w);
     cpu.write_op(bus, i, 0, r)?;
@@ -122,7 +122,7 @@ fn dec(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
 }
 
 fn neg(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
-    let w = op_width(i, 0);
+    let w = cpu.width0(i);
     let a = cpu.read_op_rmw(bus, i, 0)?;
     let (r, fl) = sub_flags(0, a, 0, w);
     cpu.write_op(bus, i, 0, r)?;

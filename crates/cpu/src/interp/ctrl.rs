@@ -28,8 +28,8 @@ pub(super) fn lookup(m: Mnemonic) -> Option<Handler> {
         | Mnemonic::Jge
         | Mnemonic::Jle
         | Mnemonic::Jg => jcc,
-        Mnemonic::Call => call,
-        Mnemonic::Ret => ret,
+        Mnemonic::Call => generic_call,
+        Mnemonic::Ret => generic_ret,
         Mnemonic::Loop | Mnemonic::Loope | Mnemonic::Loopne => loopcc,
         Mnemonic::Jcxz | Mnemonic::Jecxz => jcxz,
         _ => return None,
@@ -83,7 +83,8 @@ fn jcc(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     Ok(())
 }
 
-fn call(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+/// CALL, any form.
+pub(super) fn generic_call(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     if is_far(i) {
         return super::far::call_far(cpu, bus, i);
     }
@@ -98,7 +99,8 @@ fn call(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     Ok(())
 }
 
-fn ret(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+/// Near RET, any form.
+pub(super) fn generic_ret(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     let w = if matches!(i.code(), Code::Retnw | Code::Retnw_imm16) {
         W::W
     } else {

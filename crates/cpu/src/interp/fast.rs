@@ -11,8 +11,9 @@ use super::ops::{szp, Opd, Pre, W};
 use super::Handler;
 use crate::fault::Res;
 use crate::state::flags;
+use crate::state::{reg, SegReg};
 use crate::{Bus, Cpu};
-use iced_x86::{Instruction, Mnemonic};
+use iced_x86::{Code, Instruction, Mnemonic};
 
 const ADD: u8 = 0;
 const OR: u8 = 1;
@@ -27,6 +28,15 @@ const MOV: u8 = 9;
 
 /// A specialised handler for `i`, if it has one of the covered forms.
 pub(super) fn lookup(i: &Instruction, p: &Pre) -> Option<Handler> {
+    // 32-bit stack operations (they fall back to the generic handlers when
+    // the stack is 16-bit).
+    match i.code() {
+        Code::Push_r32 => return Some(push_r32),
+        Code::Pop_r32 => return Some(pop_r32),
+        Code::Call_rel32_32 => return Some(call_rel32),
+        Code::Retnd => return Some(ret32),
+        _ => {}
+    }
     let op = match i.mnemonic() {
         Mnemonic::Add => ADD,
         Mnemonic::Or => OR,
@@ -206,5 +216,61 @@ fn jcc_rel(cpu: &mut Cpu, _bus: &mut Bus, i: &Instruction) -> Res<()> {
     if cond(cpu.state.eflags, i.condition_code()) {
         cpu.jump_near(cpu.cur.imm)?;
     }
+    Ok(())
+}
+
+/// PUSH r32 on a 32-bit stack.
+fn push_r32(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+    if !cpu.state.stack32() {
+        return super::stack::generic_push(cpu, bus, i);
+    }
+    // PUSH ESP pushes the value before the push.
+    let v = cpu.state.regs[reg(cpu.cur.op[0])];
+    let sp = cpu.state.regs[reg::ESP].wrapping_sub(4);
+    cpu.write_seg(bus, SegReg::Ss, sp, v.to_le_bytes())?;
+    cpu.state.regs[reg::ESP] = sp;
+    Ok(())
+}
+
+/// POP r32 from a 32-bit stack (POP ESP loads the popped value).
+fn pop_r32(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+    if !cpu.state.stack32() {
+        return super::stack::generic_pop(cpu, bus, i);
+    }
+    let sp = cpu.state.regs[reg::ESP];
+    let v = u32::from_le_bytes(cpu.read_seg::<4>(bus, SegReg::Ss, sp)?);
+    cpu.state.regs[reg::ESP] = sp.wrapping_add(4);
+    cpu.state.regs[reg(cpu.cur.op[0])] = v;
+    Ok(())
+}
+
+/// CALL rel32 with a 32-bit stack.
+fn call_rel32(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+    if !cpu.state.stack32() {
+        return super::ctrl::generic_call(cpu, bus, i);
+    }
+    let t = cpu.cur.imm;
+    if t > cpu.state.seg(SegReg::Cs).limit {
+        return Err(crate::fault::Fault::GP0);
+    }
+    let sp = cpu.state.regs[reg::ESP].wrapping_sub(4);
+    cpu.write_seg(bus, SegReg::Ss, sp, cpu.state.eip.to_le_bytes())?;
+    cpu.state.regs[reg::ESP] = sp;
+    cpu.state.eip = t;
+    Ok(())
+}
+
+/// RET (32-bit operand size, no immediate) with a 32-bit stack.
+fn ret32(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+    if !cpu.state.stack32() {
+        return super::ctrl::generic_ret(cpu, bus, i);
+    }
+    let sp = cpu.state.regs[reg::ESP];
+    let t = u32::from_le_bytes(cpu.read_seg::<4>(bus, SegReg::Ss, sp)?);
+    if t > cpu.state.seg(SegReg::Cs).limit {
+        return Err(crate::fault::Fault::GP0);
+    }
+    cpu.state.regs[reg::ESP] = sp.wrapping_add(4);
+    cpu.state.eip = t;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Bitwise logic: AND, OR, XOR, TEST, NOT (SDM Vol. 2). CF and OF are
 //! cleared, SF/ZF/PF set from the result; AF is undefined and left clear.
 
-use super::ops::{op_width, szp};
+use super::ops::szp;
 use super::Handler;
 use crate::fault::Res;
 use crate::{Bus, Cpu};
@@ -20,7 +20,7 @@ pub(super) fn lookup(m: Mnemonic) -> Option<Handler> {
 
 #[inline]
 fn logic(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, write: bool, f: fn(u32, u32) -> u32) -> Res<()> {
-    let w = op_width(i, 0);
+    let w = cpu.width0(i);
     let a = if write {
         cpu.read_op_rmw(bus, i, 0)?
     } else {

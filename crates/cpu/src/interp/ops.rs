@@ -270,6 +270,18 @@ impl Pre {
 }
 
 impl Cpu {
+    /// Width of operand 0, from the decode-time summary when it has it.
+    #[inline(always)]
+    pub(crate) fn width0(&self, i: &Instruction) -> W {
+        match self.cur.op[0] {
+            Opd::R32(_) => W::D,
+            Opd::R16(_) => W::W,
+            Opd::R8L(_) | Opd::R8H(_) => W::B,
+            Opd::Mem => W::from_bytes(u32::from(self.cur.mem_bytes)),
+            _ => op_width(i, 0),
+        }
+    }
+
     /// Read a general or segment register, zero-extended.
     #[inline]
     pub(crate) fn reg(&self, r: Register) -> u32 {

@@ -25,7 +25,7 @@
 //!   and what the host does); CF = 0, SHLD clears OF, SHRD sets OF = bit 15 ^ bit 14.
 //!   A 16-bit SHLD by exactly 16 sets OF = CF.
 
-use super::ops::{op_width, szp, W};
+use super::ops::{op_width, szp, Opd, W};
 use super::Handler;
 use crate::fault::Res;
 use crate::state::flags;
@@ -78,6 +78,7 @@ fn of(b: u32) -> u32 {
 /// The shift or rotate of `a` (width `w`) by the masked count `c` (1..=31)
 /// with incoming carry `cf` (0/1): (result, new arithmetic flags, which
 /// flags the instruction replaces).
+#[inline(always)]
 fn compute(k: Kind, a: u32, c: u32, cf: u32, w: W) -> (u32, u32, u32) {
     let n = w.bits();
     let m = w.mask();
@@ -148,8 +149,16 @@ fn compute(k: Kind, a: u32, c: u32, cf: u32, w: W) -> (u32, u32, u32) {
 }
 
 /// The shift count: CL or imm8 (the `D0`/`D1` forms carry an implicit 1).
-#[inline]
+#[inline(always)]
 fn count(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, n: u32) -> Res<u32> {
+    if n == 1 {
+        // Decode-time summary: an immediate or CL.
+        match cpu.cur.op[1] {
+            Opd::Imm => return Ok(cpu.cur.imm & 0x1f),
+            Opd::R8L(r) => return Ok(cpu.state.regs[r as usize] & 0x1f),
+            _ => {}
+        }
+    }
     let c = if i.op_count() > n {
         cpu.read_op(bus, i, n)?
     } else {
@@ -158,8 +167,9 @@ fn count(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, n: u32) -> Res<u32> {
     Ok(c & 0x1f)
 }
 
+#[inline(always)]
 fn shift(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, k: Kind) -> Res<()> {
-    let w = op_width(i, 0);
+    let w = cpu.width0(i);
     let a = cpu.read_op_rmw(bus, i, 0)?;
     let c = count(cpu, bus, i, 1)?;
     if c == 0 {

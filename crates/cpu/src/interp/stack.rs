@@ -13,8 +13,8 @@ use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 
 pub(super) fn lookup(m: Mnemonic) -> Option<Handler> {
     Some(match m {
-        Mnemonic::Push => push,
-        Mnemonic::Pop => pop,
+        Mnemonic::Push => generic_push,
+        Mnemonic::Pop => generic_pop,
         Mnemonic::Pusha | Mnemonic::Pushad => pusha,
         Mnemonic::Popa | Mnemonic::Popad => popa,
         Mnemonic::Pushf | Mnemonic::Pushfd => pushf,
@@ -83,7 +83,8 @@ fn stack_width(i: &Instruction) -> W {
     W::from_bytes(i.stack_pointer_increment().unsigned_abs())
 }
 
-fn push(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+/// PUSH, any form.
+pub(super) fn generic_push(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     let w = stack_width(i);
     if i.op0_kind() == OpKind::Register && i.op0_register().is_segment_register() {
         // A 32-bit push of a segment register writes only the low 16 bits
@@ -103,7 +104,8 @@ fn push(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     cpu.push(bus, v, w)
 }
 
-fn pop(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+/// POP, any form.
+pub(super) fn generic_pop(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     let w = stack_width(i);
     let v = cpu.peek(bus, 0, w)?;
     let new_sp = cpu.sp_add(w.bytes());

@@ -42,8 +42,11 @@ pub(crate) struct Block {
     /// successor): the run loop follows these links instead of translating
     /// EIP and searching the cache, as long as nothing that could change
     /// the translation happened in between (see `Cpu::run_block`).
-    pub next: [std::cell::RefCell<Option<(u32, std::rc::Weak<Block>)>>; 2],
+    pub next: [std::cell::RefCell<Link>; 2],
 }
+
+/// A successor link: the EIP it starts at and the block.
+pub(crate) type Link = Option<(u32, std::rc::Weak<Block>)>;
 
 impl Block {
     fn new(insns: Vec<DecodedInsn>, last_eip: u32) -> Self {

@@ -172,7 +172,7 @@ mod tests {
                 continue;
             }
             covered += 1;
-            if handler_for(&i) as usize == unimplemented as usize {
+            if handler_for(&i) as usize == unimplemented as Handler as usize {
                 missing.push(format!("{code:?}"));
             }
         }

@@ -165,3 +165,19 @@ fn triple_fault_is_reported() {
     bus.mem.write(PhysAddr(0x3000), &[0; 6]);
     assert_eq!(cpu.run(&mut bus, 100), Exit::TripleFault);
 }
+
+#[test]
+fn xlat_in_both_address_sizes() {
+    // 1000: mov bx, 0x2000 ; mov al, 3 ; xlatb ; cli ; hlt
+    let (mut cpu, mut bus) = real_mode(&[0xbb, 0x00, 0x20, 0xb0, 0x03, 0xd7, 0xfa, 0xf4]);
+    bus.mem.write(PhysAddr(0x2000), &[10, 11, 12, 13]);
+    assert_eq!(cpu.run(&mut bus, 100), Exit::DeadHalt);
+    assert_eq!(cpu.state.regs[0] & 0xff, 13);
+    // a32 form: 67 d7 uses EBX.
+    let (mut cpu, mut bus) = real_mode(&[
+        0x66, 0xbb, 0x00, 0x20, 0x00, 0x00, 0xb0, 0x01, 0x67, 0xd7, 0xfa, 0xf4,
+    ]);
+    bus.mem.write(PhysAddr(0x2000), &[10, 11, 12, 13]);
+    assert_eq!(cpu.run(&mut bus, 100), Exit::DeadHalt);
+    assert_eq!(cpu.state.regs[0] & 0xff, 11);
+}

@@ -287,6 +287,16 @@ impl PhysMemory {
         Ok(())
     }
 
+    /// Remove the MMIO region that starts at `start` (a PCI BAR moved or
+    /// was disabled), returning its device.
+    pub fn remove_mmio(&mut self, start: PhysAddr) -> Option<Shared<dyn MmioDevice>> {
+        let i = self.mmio.iter().position(|r| r.start == start.0)?;
+        let r = self.mmio.remove(i);
+        self.mmio_index = self.mmio.iter().enumerate().map(|(i, r)| (r.start, i)).collect();
+        self.generation += 1;
+        Some(r.dev)
+    }
+
     /// Route the 16 KiB chunks of 0xC0000..0x100000 that overlap
     /// `start..start+len` (see [`ShadowControl::set`]).
     pub fn set_shadow(&mut self, start: PhysAddr, len: u64, read_ram: bool, write_ram: bool) {
@@ -619,7 +629,13 @@ mod tests {
         let mut m = PhysMemory::new(2).unwrap();
         let dev: Shared<dyn MmioDevice> = Rc::new(RefCell::new(Reg(0x100)));
         m.add_mmio(PhysAddr(0xfee0_0000), 0x1000, dev.clone()).unwrap();
-        assert!(m.add_mmio(PhysAddr(0xfee0_0800), 0x1000, dev).is_err());
+        assert!(m.add_mmio(PhysAddr(0xfee0_0800), 0x1000, dev.clone()).is_err());
+        let g = m.generation();
+        let other = m.remove_mmio(PhysAddr(0xfee0_0000)).unwrap();
+        assert!(m.generation() > g);
+        assert_eq!(m.region(PhysAddr(0xfee0_0004)), Region::Unmapped);
+        assert!(m.remove_mmio(PhysAddr(0xfee0_0000)).is_none());
+        m.add_mmio(PhysAddr(0xfee0_0000), 0x1000, other).unwrap();
         assert_eq!(u32::from_le_bytes(m.read_le(PhysAddr(0xfee0_0004))), 0x104);
         m.write(PhysAddr(0xfee0_0000), &[7]);
         assert_eq!(m.read_le::<1>(PhysAddr(0xfee0_0001)), [8]);

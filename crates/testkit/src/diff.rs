@@ -153,3 +153,102 @@ fn memory_operand(case: &Case) -> Option<(usize, usize)> {
 pub fn run_case_native(case: &Case) -> Outcome {
     crate::native::run_native(&case.bytes, &case.before)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen::Form;
+    use crate::state::{UserState, AF, CF};
+    use iced_x86::{Code, Decoder, DecoderOptions, RepPrefixKind};
+
+    fn case(bytes: &[u8], before: UserState) -> Case {
+        let instr = Decoder::new(32, bytes, DecoderOptions::NONE).decode();
+        let form = Form {
+            code: instr.code(),
+            group: "test",
+            rep: RepPrefixKind::None,
+            lock: false,
+        };
+        Case {
+            form,
+            instr,
+            bytes: bytes.to_vec(),
+            before,
+        }
+    }
+
+    #[test]
+    fn undefined_flags_are_ignored_and_defined_ones_are_not() {
+        // 21 d8: and eax, ebx — AF is undefined (SDM Vol. 2A AND).
+        let c = case(&[0x21, 0xd8], UserState::new());
+        let host = Outcome::Completed(UserState::new());
+        let mut s = UserState::new();
+        s.eflags ^= AF;
+        assert!(differences(&c, &host, &Outcome::Completed(s.clone())).is_empty());
+        s.eflags ^= CF;
+        assert_eq!(differences(&c, &host, &Outcome::Completed(s)).len(), 1);
+    }
+
+    #[test]
+    fn registers_memory_and_exceptions_are_compared() {
+        let c = case(&[0x01, 0xd8], UserState::new());
+        let host = Outcome::Completed(UserState::new());
+        let mut s = UserState::new();
+        s.regs[3] = 1;
+        s.mem[0x123] = 9;
+        let d = differences(&c, &host, &Outcome::Completed(s.clone()));
+        assert_eq!(d.len(), 2, "{d:?}");
+        let d = differences(
+            &c,
+            &host,
+            &Outcome::Exception {
+                vector: 0,
+                state: UserState::new(),
+            },
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(report(&c, &host, &Outcome::Completed(s), "interp:").contains("add eax,ebx"));
+    }
+
+    #[test]
+    fn shift_rules_follow_the_count() {
+        // d3 e0: shl eax, cl
+        let mut before = UserState::new();
+        let undef = |before: &UserState| {
+            undefined_for(
+                &case(&[0xd3, 0xe0], before.clone()),
+                &Outcome::Completed(before.clone()),
+            )
+            .flags
+        };
+        before.regs[1] = 0x100; // CL = 0: flags untouched, nothing undefined
+        assert_eq!(undef(&before), 0);
+        before.regs[1] = 1;
+        assert_eq!(undef(&before), AF);
+        before.regs[1] = 5;
+        assert_eq!(undef(&before), AF | crate::state::OF);
+    }
+
+    #[test]
+    fn every_form_encodes_and_decodes_to_itself() {
+        let forms = crate::gen::forms();
+        assert!(forms.len() > 500, "{} forms", forms.len());
+        let mut rng = crate::gen::Rng::new(3);
+        for form in &forms {
+            for i in 0..20 {
+                let c = crate::gen::generate(form, i, &mut rng);
+                let same = c.instr.code() == form.code
+                    // xchg eax,eax is NOP; 0x90 decodes as such.
+                    || (form.code == Code::Xchg_r32_EAX && c.instr.code() == Code::Nopd)
+                    || (form.code == Code::Xchg_r16_AX && c.instr.code() == Code::Nopw);
+                assert!(
+                    same,
+                    "{:?} came back as {:?} ({})",
+                    form.code,
+                    c.instr.code(),
+                    c.disassembly()
+                );
+            }
+        }
+    }
+}

@@ -6,13 +6,25 @@
 //! fill becomes a form. A case is one instruction of that form with random operands
 //! (registers, or `[base + index*scale + disp]` inside the data window), random register
 //! values biased toward edge cases, random arithmetic flags, and a random data window.
+//!
+//! Beyond the operands, cases vary what decoders and exception paths get wrong: shift
+//! counts walk 0..=255; divisions are mostly made not to overflow (the rest raise #DE);
+//! string forms run with and without REP/REPE/REPNE, with DF 0 and 1, overlapping
+//! pointers and, now and then, runs of up to 1,536 bytes; stack forms keep ESP and EBP in
+//! the window and may name ESP; LEA gets arbitrary addresses, a third of them with 16-bit
+//! addressing; memory operands sometimes carry ES/CS/SS/DS overrides (a write through CS
+//! is #GP); the `lock` group puts LOCK on every lockable form and on some that are not
+//! (#UD); and one case in eight of the plain groups gets redundant prefixes, sometimes
+//! enough to pass the 15-byte limit (#GP).
 
 use iced_x86::{
     Code, Decoder, DecoderOptions, Encoder, EncodingKind, Instruction, Mnemonic, OpCodeOperandKind, OpKind,
     Register, RepPrefixKind,
 };
 
-use crate::state::{UserState, ARITH_FLAGS, DATA_BASE, DATA_SIZE, DF, EBP, EBX, ECX, EDI, ESI, ESP, IF, RESERVED1};
+use crate::state::{
+    UserState, ARITH_FLAGS, DATA_BASE, DATA_SIZE, DF, EBP, EBX, ECX, EDI, ESI, ESP, IF, RESERVED1,
+};
 
 /// A small deterministic PRNG (SplitMix64): cases are reproducible from a seed without
 /// pulling in a dependency.
@@ -100,7 +112,7 @@ pub struct Form {
     pub code: Code,
     /// The group it is reported under.
     pub group: &'static str,
-        /// For string forms: the repeat prefix.
+    /// For string forms: the repeat prefix.
     pub rep: RepPrefixKind,
     /// Whether the instruction carries a LOCK prefix (group `lock`).
     pub lock: bool,
@@ -108,7 +120,7 @@ pub struct Form {
 
 impl Form {
     /// A readable name: the iced `Code`, with the repeat prefix for string forms.
-        pub fn name(&self) -> String {
+    pub fn name(&self) -> String {
         if self.lock {
             return format!("Lock_{:?}", self.code);
         }
@@ -167,8 +179,13 @@ pub const GROUPS: &[(&str, &[Mnemonic])] = {
         ),
         ("flag", &[Clc, Stc, Cmc, Cld, Std, Lahf, Sahf]),
         ("convert", &[Cbw, Cwde, Cwd, Cdq, Bswap, Movzx, Movsx]),
-                ("mov", &[Mov, Lea]),
-        ("stack", &[Push, Pop, Pusha, Pushad, Popa, Popad, Pushf, Pushfd, Popf, Popfd, Enter, Leave]),
+        ("mov", &[Mov, Lea]),
+        (
+            "stack",
+            &[
+                Push, Pop, Pusha, Pushad, Popa, Popad, Pushf, Pushfd, Popf, Popfd, Enter, Leave,
+            ],
+        ),
         ("loop", &[Loop, Loope, Loopne, Jcxz, Jecxz]),
         ("trap", &[Into, Int3, Bound, Ud2]),
     ]
@@ -179,7 +196,10 @@ pub const GROUPS: &[(&str, &[Mnemonic])] = {
 /// BT) and register destinations raise #UD.
 const LOCK_MNEMONICS: &[Mnemonic] = {
     use Mnemonic::*;
-    &[Add, Adc, Sub, Sbb, Cmp, And, Or, Xor, Test, Neg, Not, Inc, Dec, Bt, Bts, Btr, Btc, Xchg, Xadd, Cmpxchg, Cmpxchg8b]
+    &[
+        Add, Adc, Sub, Sbb, Cmp, And, Or, Xor, Test, Neg, Not, Inc, Dec, Bt, Bts, Btr, Btc, Xchg, Xadd,
+        Cmpxchg, Cmpxchg8b,
+    ]
 };
 
 /// The string forms (each also with REP, and CMPS/SCAS with REPE and REPNE).
@@ -201,6 +221,11 @@ const STRING_CODES: &[Code] = &[
     Code::Scasd_EAX_m32,
 ];
 
+/// Groups whose instructions get random redundant prefixes now and then. BSF and BSR
+/// are left out: F3 turns them into TZCNT and LZCNT on hosts with BMI1/ABM, which the
+/// i686 Strachey models does not have.
+const PREFIX_GROUPS: &[&str] = &["alu", "shift", "muldiv", "bit", "cond", "convert", "mov", "xchg"];
+
 /// Forms left out on purpose, with the reason.
 const EXCLUDED: &[(Code, &str)] = &[
     (
@@ -217,8 +242,13 @@ const EXCLUDED: &[(Code, &str)] = &[
 
 /// Every form to test, in group order.
 pub fn forms() -> Vec<Form> {
-        let mut out = Vec::new();
-    let plain = |code, group| Form { code, group, rep: RepPrefixKind::None, lock: false };
+    let mut out = Vec::new();
+    let plain = |code, group| Form {
+        code,
+        group,
+        rep: RepPrefixKind::None,
+        lock: false,
+    };
     for (group, mnemonics) in GROUPS {
         for code in Code::values() {
             if mnemonics.contains(&code.mnemonic()) && usable(code) {
@@ -233,11 +263,17 @@ pub fn forms() -> Vec<Form> {
     for code in Code::values() {
         let rm_first = matches!(
             code.op_code().op_kinds().first(),
-            Some(OpCodeOperandKind::r8_or_mem | OpCodeOperandKind::r16_or_mem | OpCodeOperandKind::r32_or_mem)
-                | Some(OpCodeOperandKind::mem)
+            Some(
+                OpCodeOperandKind::r8_or_mem | OpCodeOperandKind::r16_or_mem | OpCodeOperandKind::r32_or_mem
+            ) | Some(OpCodeOperandKind::mem)
         );
         if LOCK_MNEMONICS.contains(&code.mnemonic()) && usable(code) && rm_first {
-            out.push(Form { code, group: "lock", rep: RepPrefixKind::None, lock: true });
+            out.push(Form {
+                code,
+                group: "lock",
+                rep: RepPrefixKind::None,
+                lock: true,
+            });
         }
     }
     for &code in STRING_CODES {
@@ -254,7 +290,12 @@ pub fn forms() -> Vec<Form> {
             &[RepPrefixKind::None, RepPrefixKind::Repe]
         };
         for &rep in reps {
-                        out.push(Form { code, group: "string", rep, lock: false });
+            out.push(Form {
+                code,
+                group: "string",
+                rep,
+                lock: false,
+            });
         }
     }
     out
@@ -295,7 +336,7 @@ fn supported(k: OpCodeOperandKind) -> bool {
             | imm8_const_1
             | imm8sex16
             | imm8sex32
-                        | imm16
+            | imm16
             | imm32
             | br32_1
     )
@@ -355,7 +396,7 @@ pub fn generate(form: &Form, index: u64, rng: &mut Rng) -> Case {
     before.eflags = (rng.next_u32() & ARITH_FLAGS) | IF | RESERVED1;
     fill_window(&mut before.mem, rng);
 
-        if form.group == "stack" {
+    if form.group == "stack" {
         // A stack inside the window, usually dword-aligned; EBP too, for ENTER's nested
         // frames and LEAVE.
         let misalign = if rng.chance(1, 8) { 2 } else { 0 };
@@ -367,7 +408,7 @@ pub fn generate(form: &Form, index: u64, rng: &mut Rng) -> Case {
         Code::Xlat_m8 => xlat_case(rng, &mut before),
         _ => operand_case(form, index, rng, &mut before),
     };
-    if matches!(form.group, "string" | "flag") && rng.chance(1, 2) {
+    if form.group == "flag" && rng.chance(1, 2) {
         before.eflags |= DF;
     }
     let mut bytes = encode(form, &instr);
@@ -378,17 +419,46 @@ pub fn generate(form: &Form, index: u64, rng: &mut Rng) -> Case {
         bytes = encode(form, &instr);
         assert_eq!(instr.near_branch32(), bytes.len() as u32);
     }
+    let mut prefixed = false;
+    if PREFIX_GROUPS.contains(&form.group)
+        && !matches!(instr.mnemonic(), Mnemonic::Bsf | Mnemonic::Bsr)
+        && rng.chance(1, 8)
+    {
+        // Redundant prefixes: segment overrides (the last one counts) and REP/REPNE,
+        // which these instructions ignore. Now and then so many that the instruction
+        // passes 15 bytes, which is #GP (SDM Vol. 2A §2.3.11).
+        let n = if rng.chance(1, 8) {
+            4 + rng.below(6)
+        } else {
+            1 + rng.below(3)
+        };
+        let mut p: Vec<u8> = (0..n)
+            .map(|_| rng.pick(&[0x26u8, 0x2E, 0x36, 0x3E, 0xF2, 0xF3]))
+            .collect();
+        p.extend_from_slice(&bytes);
+        bytes = p;
+        prefixed = true;
+    }
     let mut decoder = Decoder::new(32, &bytes, DecoderOptions::NONE);
     let decoded = decoder.decode();
-    assert_eq!(
-        decoded.len(),
-        bytes.len(),
-        "{:?}: re-decoding {bytes:02x?} gave {decoded}",
-        form.code
-    );
+    let instr = if (decoded.is_invalid() || decoded.len() != bytes.len()) && (form.lock || prefixed) {
+        // LOCK with a register destination, or on an instruction that cannot be locked:
+        // iced decodes it as invalid (the CPU raises #UD); keep the instruction we built
+        // so reports show what was tried.
+        instr.set_len(bytes.len());
+        instr
+    } else {
+        assert_eq!(
+            decoded.len(),
+            bytes.len(),
+            "{:?}: re-decoding {bytes:02x?} gave {decoded}",
+            form.code
+        );
+        decoded
+    };
     Case {
         form: *form,
-        instr: decoded,
+        instr,
         bytes,
         before,
     }
@@ -433,7 +503,7 @@ fn fill_window(mem: &mut [u8], rng: &mut Rng) {
 fn string_case(form: &Form, rng: &mut Rng, before: &mut UserState) -> Instruction {
     use Code::*;
     let rep = form.rep;
-        // A source segment override now and then (the destination is always ES).
+    // A source segment override now and then (the destination is always ES).
     let none = if rng.chance(1, 4) {
         rng.pick(&[Register::ES, Register::CS, Register::SS, Register::DS])
     } else {
@@ -458,17 +528,39 @@ fn string_case(form: &Form, rng: &mut Rng, before: &mut UserState) -> Instructio
         other => panic!("{other:?} is not a string form"),
     }
     .unwrap_or_else(|e| panic!("{:?}: {e}", form.code));
-    // Pointers well inside the window: at most 9 elements of 4 bytes either way.
-    let room = 0x80;
-    before.regs[ESI] = DATA_BASE + room + rng.below(DATA_SIZE as u32 - 2 * room);
-    before.regs[EDI] = if rng.chance(1, 4) {
-        // Overlapping source and destination.
-        before.regs[ESI].wrapping_add(rng.below(17)).wrapping_sub(8)
+    let down = rng.chance(1, 2);
+    if down {
+        before.eflags |= DF;
+    }
+    if rep != RepPrefixKind::None && rng.chance(1, 8) {
+        // A long run (up to 1,536 bytes), which the interpreter may execute in chunks:
+        // start near the end of the window the run moves away from.
+        let size = form.code.op_code().operand_size().max(8) / 8;
+        let count = rng.below(0x600 / size + 1);
+        let start = |rng: &mut Rng| {
+            let slack = rng.below(0x80);
+            if down {
+                DATA_BASE + DATA_SIZE as u32 - 0x80 - slack
+            } else {
+                DATA_BASE + 0x80 + slack
+            }
+        };
+        before.regs[ESI] = start(rng);
+        before.regs[EDI] = start(rng);
+        before.regs[ECX] = count;
     } else {
-        DATA_BASE + room + rng.below(DATA_SIZE as u32 - 2 * room)
-    };
-    if rep != RepPrefixKind::None {
-        before.regs[ECX] = rng.below(10);
+        // Pointers well inside the window: at most 9 elements of 4 bytes either way.
+        let room = 0x80;
+        before.regs[ESI] = DATA_BASE + room + rng.below(DATA_SIZE as u32 - 2 * room);
+        before.regs[EDI] = if rng.chance(1, 4) {
+            // Overlapping source and destination.
+            before.regs[ESI].wrapping_add(rng.below(17)).wrapping_sub(8)
+        } else {
+            DATA_BASE + room + rng.below(DATA_SIZE as u32 - 2 * room)
+        };
+        if rep != RepPrefixKind::None {
+            before.regs[ECX] = rng.below(10);
+        }
     }
     if matches!(
         form.code.mnemonic(),
@@ -488,7 +580,7 @@ fn operand_case(form: &Form, index: u64, rng: &mut Rng, before: &mut UserState) 
     let mnemonic = code.mnemonic();
     let op = code.op_code();
     let kinds = op.op_kinds();
-        let mut instr = Instruction::default();
+    let mut instr = Instruction::default();
     instr.set_code(code);
     // Stack forms may name ESP (PUSH ESP, POP [ESP+8]); elsewhere ESP stays the
     // harness's stack pointer.
@@ -517,7 +609,11 @@ fn operand_case(form: &Form, index: u64, rng: &mut Rng, before: &mut UserState) 
                 taken.push(i & 3);
             }
             r16_or_mem | r16_reg | r16_rm | r16_opcode | r32_or_mem | r32_reg | r32_rm | r32_opcode => {
-                                let i = if allow_esp { rng.below(8) as usize } else { pick_not_esp(rng) };
+                let i = if allow_esp {
+                    rng.below(8) as usize
+                } else {
+                    pick_not_esp(rng)
+                };
                 let wide = matches!(k, r32_or_mem | r32_reg | r32_rm | r32_opcode);
                 instr.set_op_kind(n, OpKind::Register);
                 instr.set_op_register(n, if wide { R32[i] } else { R16[i] });
@@ -539,8 +635,14 @@ fn operand_case(form: &Form, index: u64, rng: &mut Rng, before: &mut UserState) 
                     _ if is_shift(mnemonic) => shift_count(index, rng),
                     _ => rng.edge_u32() as u8,
                 };
-                instr.set_op_kind(n, OpKind::Immediate8);
-                instr.set_immediate8(v);
+                if mnemonic == Mnemonic::Enter {
+                    // ENTER imm16, imm8: iced keeps the second immediate apart.
+                    instr.set_op_kind(n, OpKind::Immediate8_2nd);
+                    instr.set_immediate8_2nd(v);
+                } else {
+                    instr.set_op_kind(n, OpKind::Immediate8);
+                    instr.set_immediate8(v);
+                }
             }
             imm8sex16 => {
                 instr.set_op_kind(n, OpKind::Immediate8to16);
@@ -554,7 +656,7 @@ fn operand_case(form: &Form, index: u64, rng: &mut Rng, before: &mut UserState) 
                 instr.set_op_kind(n, OpKind::Immediate16);
                 instr.set_immediate16(rng.edge_u32() as u16);
             }
-                        imm32 => {
+            imm32 => {
                 instr.set_op_kind(n, OpKind::Immediate32);
                 instr.set_immediate32(rng.edge_u32());
             }
@@ -566,8 +668,18 @@ fn operand_case(form: &Form, index: u64, rng: &mut Rng, before: &mut UserState) 
             other => panic!("{code:?}: operand kind {other:?} not supported"),
         }
     }
-        if let Some(n) = mem_operand {
-        set_memory(&mut instr, n as u32, kinds[n] == OpCodeOperandKind::mem_offs, &taken, allow_esp, rng, before);
+    if let Some(n) = mem_operand.filter(|_| mnemonic == Mnemonic::Lea) {
+        lea_address(&mut instr, n as u32, rng);
+    } else if let Some(n) = mem_operand {
+        set_memory(
+            &mut instr,
+            n as u32,
+            kinds[n] == OpCodeOperandKind::mem_offs,
+            &taken,
+            allow_esp,
+            rng,
+            before,
+        );
         if mnemonic != Mnemonic::Lea && rng.chance(1, 6) {
             // Flat segments all, but CS is not writable: a write through it is #GP(0).
             instr.set_segment_prefix(rng.pick(&[Register::ES, Register::CS, Register::SS, Register::DS]));
@@ -576,6 +688,62 @@ fn operand_case(form: &Form, index: u64, rng: &mut Rng, before: &mut UserState) 
     instr.set_has_lock_prefix(form.lock);
     fix_up(&mut instr, index, rng, before);
     instr
+}
+
+/// LEA computes an address without touching memory, so its operand can be anything:
+/// random registers and displacements (the sum wraps mod 2^32), and a third of the time
+/// 16-bit addressing (`67` prefix: `[bx+si+disp16]` and friends, wrapping mod 2^16).
+fn lea_address(instr: &mut Instruction, n: u32, rng: &mut Rng) {
+    instr.set_op_kind(n, OpKind::Memory);
+    if rng.chance(1, 3) {
+        use Register::*;
+        const FORMS: [(Register, Register); 9] = [
+            (BX, SI),
+            (BX, DI),
+            (BP, SI),
+            (BP, DI),
+            (SI, None),
+            (DI, None),
+            (BP, None),
+            (BX, None),
+            (None, None),
+        ];
+        let (base, index) = rng.pick(&FORMS);
+        let disp = rng.edge_u32() & 0xffff;
+        let size = match (base, rng.below(3)) {
+            (None, _) => 2,
+            (_, 0) if base != BP || index != None => 0,
+            (_, 1) if (disp as u16 as i16) >= -128 && (disp as u16 as i16) < 128 => 1,
+            _ => 2,
+        };
+        let disp = if size == 0 { 0 } else { disp };
+        instr.set_memory_base(base);
+        instr.set_memory_index(index);
+        instr.set_memory_index_scale(1);
+        instr.set_memory_displacement32(disp);
+        instr.set_memory_displ_size(size);
+    } else {
+        let base = rng.below(9) as usize;
+        let index = rng.below(9) as usize;
+        instr.set_memory_base(R32.get(base).copied().unwrap_or(Register::None));
+        // ESP cannot be an index.
+        instr.set_memory_index(
+            R32.get(index)
+                .copied()
+                .filter(|r| *r != Register::ESP)
+                .unwrap_or(Register::None),
+        );
+        instr.set_memory_index_scale(rng.pick(&[1, 2, 4, 8]));
+        let disp = rng.edge_u32();
+        let size = if base == 8 { 4 } else { rng.pick(&[0u32, 1, 4]) };
+        let disp = match size {
+            0 => 0,
+            1 => disp as u8 as i8 as i32 as u32,
+            _ => disp,
+        };
+        instr.set_memory_displacement32(disp);
+        instr.set_memory_displ_size(size);
+    }
 }
 
 fn is_reg_or_mem(k: OpCodeOperandKind) -> bool {
@@ -616,9 +784,9 @@ fn set_memory(
     instr: &mut Instruction,
     n: u32,
     moffs: bool,
-        taken: &[usize],
+    taken: &[usize],
     allow_esp: bool,
-    rng: &mut Rng,,
+    rng: &mut Rng,
     before: &mut UserState,
 ) {
     instr.set_op_kind(n, OpKind::Memory);
@@ -632,7 +800,9 @@ fn set_memory(
         instr.set_memory_displ_size(4);
         return;
     }
-        let free: Vec<usize> = (0..8).filter(|i| (allow_esp || *i != ESP) && !taken.contains(i)).collect();
+    let free: Vec<usize> = (0..8)
+        .filter(|i| (allow_esp || *i != ESP) && !taken.contains(i))
+        .collect();
     let base = rng.pick(&free);
     let disp: i32 = match rng.below(4) {
         0 => 0,
@@ -641,7 +811,7 @@ fn set_memory(
     };
     let mut addr = (DATA_BASE + ea).wrapping_sub(disp as u32);
     instr.set_memory_base(R32[base]);
-        // ESP cannot be an index (SIB index 100b means none).
+    // ESP cannot be an index (SIB index 100b means none).
     let others: Vec<usize> = free.iter().copied().filter(|i| *i != base && *i != ESP).collect();
     if !others.is_empty() && rng.chance(1, 4) {
         let index = rng.pick(&others);
@@ -654,7 +824,15 @@ fn set_memory(
     } else {
         instr.set_memory_index(Register::None);
     }
-    before.regs[base] = addr;
+    let mut disp = disp;
+    if base == ESP {
+        // ESP is the stack pointer the instruction also uses (PUSH [ESP+8]): keep it
+        // inside the window and fold the difference into the displacement instead.
+        let delta = addr.wrapping_sub(before.regs[ESP]);
+        disp = disp.wrapping_add(delta as i32);
+    } else {
+        before.regs[base] = addr;
+    }
     instr.set_memory_displacement32(disp as u32);
     instr.set_memory_displ_size(if disp == 0 {
         0
@@ -675,7 +853,12 @@ fn fix_up(instr: &mut Instruction, index: u64, rng: &mut Rng, before: &mut UserS
             // A small frame (imm16) and nesting level (imm8, used mod 32): level n copies
             // n-1 frame pointers from [EBP-4], [EBP-8]..., which lie in the window.
             instr.set_immediate16(rng.below(64) as u16);
-            instr.set_immediate8_2nd(rng.below(5) as u8);
+            let level = if rng.chance(1, 2) {
+                rng.below(5)
+            } else {
+                rng.below(256)
+            };
+            instr.set_immediate8_2nd(level as u8);
         }
         Popf | Popfd => {
             // Keep TF (a #DB after the POPF), NT and AC (alignment checks) out of the
@@ -685,11 +868,7 @@ fn fix_up(instr: &mut Instruction, index: u64, rng: &mut Rng, before: &mut UserS
             let v = v & !((1 << 8) | (1 << 14) | (1 << 18));
             before.mem[at..at + 4].copy_from_slice(&v.to_le_bytes());
         }
-        Into => {
-            if rng.chance(1, 2) {
-                before.eflags ^= crate::state::OF;
-            }
-        }
+        Into if rng.chance(1, 2) => before.eflags ^= crate::state::OF,
         Bound if rng.chance(2, 3) => {
             // Often in bounds: BOUND compares signed (SDM Vol. 2A "BOUND").
             let at = ea(instr, before) as usize;

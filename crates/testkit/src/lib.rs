@@ -1,11 +1,21 @@
 //! Test-only harnesses for Strachey.
 //!
-//! The host-CPU oracle lives here: [`run_native`] executes a 32-bit user-level
-//! instruction on the real host CPU (in compatibility mode, inside this 64-bit process)
-//! from a given [`UserState`] and reports the [`Outcome`]. [`gen`] produces random cases
-//! for many instruction forms, and [`flags`] says which results the Intel SDM leaves
-//! undefined so that a comparison with the interpreter can ignore them. The integration
-//! test `tests/oracle.rs` runs the same cases through the interpreter and diffs.
+//! The host-CPU oracle lives here. [`run_native`] executes 32-bit user-level code on the
+//! real host CPU (in compatibility mode, inside this 64-bit process; see [`native`] for
+//! how and why) from a given [`UserState`] — registers, EFLAGS and a 4 KiB data window at
+//! [`DATA_BASE`] — and reports the [`Outcome`]: the state after it, or the exception it
+//! raised and the state at the fault.
+//!
+//! [`gen`] draws random cases for several hundred instruction forms (every legacy
+//! encoding, valid in 32-bit mode, of the ALU, shift, multiply/divide, BCD, bit, exchange,
+//! CMOV/SETcc, flag, conversion, move, stack, loop, trap and string mnemonics, and their
+//! LOCK variants), with register values biased toward edge cases and memory operands
+//! inside the window. [`flags`] is the table of what the Intel SDM leaves undefined,
+//! and [`diff`] compares two outcomes with it and formats a readable report.
+//!
+//! `tests/oracle.rs` runs every form through the host and through the interpreter
+//! (`cpu::Cpu::step`) and fails on any difference; `STRACHEY_ORACLE_CASES`,
+//! `STRACHEY_ORACLE_GROUPS` and `STRACHEY_ORACLE_SEED` tune it.
 //!
 //! Nothing in the emulator depends on this crate; it sits beside `cpu` and is used only
 //! by tests.

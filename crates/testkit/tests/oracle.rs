@@ -4,12 +4,15 @@
 //! exception raised.
 //!
 //! `STRACHEY_ORACLE_CASES=N` sets the cases per form (default 1000);
-//! `STRACHEY_ORACLE_GROUPS=alu,shift` limits the groups; `STRACHEY_ORACLE_SEED=S` changes
+//! `STRACHEY_ORACLE_GROUPS=alu,shift` limits the groups; `STRACHEY_ORACLE_REPORTS=N` prints
+//! up to N mismatch reports (default 12; `STRACHEY_ORACLE_REPORTS_PER_FORM`, default 2,
+//! caps them per form); `STRACHEY_ORACLE_SEED=S` changes
 //! the seed (default 0; the seed and the form's index pick each form's cases, so a
 //! failure reproduces with the same settings).
 
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use cpu::{Bus, Cpu};
@@ -21,13 +24,21 @@ use testkit::{forms, generate, run_native, Case, Outcome, Rng, UserState, DATA_B
 /// Guest-physical (and, flat and unpaged, linear) address of the case's code. Below
 /// 1 MiB and clear of bit 20, so the A20 gate cannot matter; away from the data window.
 const CODE_ADDR: u32 = 0x0008_0000;
+/// A GDT with flat 32-bit DPL-3 code (selector 0x0b, as `set_flat32(3)` names it) and
+/// data (0x13), and an IDT whose gates lead to one handler address per vector, so that
+/// INT3 and INTO, which the interpreter delivers instead of returning a fault, can be
+/// recognised. As in Linux, only vectors 3 (#BP) and 4 (#OF) have DPL-3 gates.
+const GDT_ADDR: u32 = 0x0009_0000;
+const IDT_ADDR: u32 = 0x0009_1000;
+const HANDLERS: u32 = 0x0009_2000;
 /// A REP string instruction may stop after a chunk of iterations with EIP on itself;
 /// far more steps than a generated case needs (ECX ≤ 9).
 const MAX_STEPS: usize = 10_000;
-/// Mismatch reports printed in full.
-const MAX_REPORTS: usize = 12;
-/// Reports per form, so one broken form does not hide the others.
-const MAX_REPORTS_PER_FORM: usize = 2;
+/// Mismatch reports printed in full, unless `STRACHEY_ORACLE_REPORTS` says otherwise.
+const MAX_REPORTS: u64 = 12;
+/// Reports per form, so one broken form does not hide the others, unless
+/// `STRACHEY_ORACLE_REPORTS_PER_FORM` says otherwise.
+const MAX_REPORTS_PER_FORM: u64 = 2;
 
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -44,6 +55,10 @@ fn run_interp(bus: &mut Bus, case: &Case) -> Outcome {
     // (the code bytes at CODE_ADDR change every time).
     let mut cpu = Cpu::new();
     cpu.state.set_flat32(3);
+    cpu.state.gdtr.base = GDT_ADDR;
+    cpu.state.gdtr.limit = 3 * 8 - 1;
+    cpu.state.idtr.base = IDT_ADDR;
+    cpu.state.idtr.limit = 256 * 8 - 1;
     cpu.state.regs = case.before.regs;
     cpu.state.eflags = case.before.eflags;
     cpu.state.eip = CODE_ADDR;
@@ -59,19 +74,70 @@ fn run_interp(bus: &mut Bus, case: &Case) -> Outcome {
     }
     let mut mem = vec![0; DATA_SIZE];
     bus.mem.read(PhysAddr(u64::from(DATA_BASE)), &mut mem);
+    let eip = cpu.state.eip;
+    if fault.is_none() && (HANDLERS..HANDLERS + 256 * 16).contains(&eip) {
+        // Delivered through a same-privilege trap gate: the frame on the stack holds
+        // EIP, CS, EFLAGS as they were after the instruction.
+        let mut frame = [0u8; 12];
+        bus.mem.read(PhysAddr(u64::from(cpu.state.regs[4])), &mut frame);
+        let eflags = u32::from_le_bytes([frame[8], frame[9], frame[10], frame[11]]);
+        let mut regs = cpu.state.regs;
+        regs[4] = regs[4].wrapping_add(12);
+        let vector = ((eip - HANDLERS) / 16) as u8;
+        let ret = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
+        let next = CODE_ADDR + case.bytes.len() as u32;
+        assert_eq!(
+            ret, next,
+            "return EIP pushed by the interpreter's INT3/INTO delivery"
+        );
+        return Outcome::Exception {
+            vector,
+            state: UserState {
+                regs,
+                eflags: eflags & VISIBLE_FLAGS,
+                mem,
+            },
+        };
+    }
     let state = UserState {
         regs: cpu.state.regs,
         eflags: cpu.state.eflags & VISIBLE_FLAGS,
         mem,
     };
-    if fault.is_none() && cpu.state.eip != CODE_ADDR + case.bytes.len() as u32 {
-        // Report a wrong EIP as an impossible vector so the diff shows it.
-        return Outcome::Exception { vector: 0xff, state };
-    }
+    // A wrong EIP is reported through the panic path of the caller.
+    let next = CODE_ADDR + case.bytes.len() as u32;
+    assert!(
+        fault.is_some() || eip == next,
+        "interpreter EIP after the instruction is {eip:#x}, expected {next:#x}"
+    );
     match fault {
         Some(vector) => Outcome::Exception { vector, state },
         None => Outcome::Completed(state),
     }
+}
+
+/// Writes the descriptor tables of [`GDT_ADDR`] and [`IDT_ADDR`] (SDM Vol. 3A §3.4.5 and
+/// §6.11).
+fn write_tables(bus: &mut Bus) {
+    let gdt: [u64; 3] = [0, 0x00CF_FA00_0000_FFFF, 0x00CF_F200_0000_FFFF];
+    let gdt: Vec<u8> = gdt.iter().flat_map(|d| d.to_le_bytes()).collect();
+    bus.mem.write(PhysAddr(u64::from(GDT_ADDR)), &gdt);
+    let mut idt = Vec::with_capacity(256 * 8);
+    for v in 0..256u32 {
+        let off = HANDLERS + v * 16;
+        let dpl: u32 = if v == 3 || v == 4 { 3 } else { 0 };
+        let lo = (0x0b << 16) | (off & 0xffff);
+        // Present, 32-bit trap gate (type 0xF).
+        let hi = (off & 0xffff_0000) | 0x8000 | (dpl << 13) | 0x0F00;
+        idt.extend_from_slice(&lo.to_le_bytes());
+        idt.extend_from_slice(&hi.to_le_bytes());
+    }
+    bus.mem.write(PhysAddr(u64::from(IDT_ADDR)), &idt);
+}
+
+thread_local! {
+    /// Set while the interpreter runs a case: its panics are reported, not printed.
+    static IN_INTERP: Cell<bool> = const { Cell::new(false) };
 }
 
 #[derive(Default)]
@@ -90,10 +156,21 @@ fn interpreter_matches_host_cpu() {
     }
     let per_form = env_num("STRACHEY_ORACLE_CASES", 1000);
     let seed = env_num("STRACHEY_ORACLE_SEED", 0);
+    let max_reports = env_num("STRACHEY_ORACLE_REPORTS", MAX_REPORTS) as usize;
+    let max_per_form = env_num("STRACHEY_ORACLE_REPORTS_PER_FORM", MAX_REPORTS_PER_FORM);
     let only: Option<Vec<String>> = std::env::var("STRACHEY_ORACLE_GROUPS")
         .ok()
         .map(|g| g.split(',').map(str::to_string).collect());
     let mut bus = Bus::new(PhysMemory::new(4).expect("4 MiB of guest RAM"));
+    write_tables(&mut bus);
+    // Interpreter panics are caught per case and reported below; keep the default hook
+    // from printing each one, and only those.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !IN_INTERP.with(Cell::get) {
+            default_hook(info);
+        }
+    }));
     let mut tally: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut reports = Vec::new();
     for (fi, form) in forms().iter().enumerate() {
@@ -107,16 +184,36 @@ fn interpreter_matches_host_cpu() {
         for i in 0..per_form {
             let case = generate(form, i, &mut rng);
             let host = run_native(&case.bytes, &case.before);
-            let interp = run_interp(&mut bus, &case);
+            // A panic in the interpreter is a mismatch like any other: report it with
+            // the case and carry on with the next.
+            IN_INTERP.with(|f| f.set(true));
+            let interp =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_interp(&mut bus, &case)));
+            IN_INTERP.with(|f| f.set(false));
             t.cases += 1;
-            if differences(&case, &host, &interp).is_empty() {
-                continue;
-            }
+            let text = match &interp {
+                Ok(interp) if differences(&case, &host, interp).is_empty() => continue,
+                Ok(interp) => report(&case, &host, interp, "interp:"),
+                Err(panic) => {
+                    let msg = panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .unwrap_or("(no message)");
+                    let r = report(&case, &host, &host, "host:");
+                    // The instruction, the state before and the host's outcome.
+                    let end = r
+                        .find("\n  host:")
+                        .and_then(|h| r[h + 1..].find('\n').map(|e| h + 1 + e));
+                    let first = &r[..end.unwrap_or(r.len())];
+                    format!("{first}\n  interp: PANICKED: {msg}\n")
+                }
+            };
             t.mismatches += 1;
             *t.bad_forms.entry(form.name()).or_default() += 1;
-            if form_reports < MAX_REPORTS_PER_FORM && reports.len() < MAX_REPORTS {
+            if form_reports < max_per_form && reports.len() < max_reports {
                 form_reports += 1;
-                reports.push(report(&case, &host, &interp, "interp:"));
+                reports.push(text);
             }
         }
     }

@@ -120,6 +120,9 @@ fn test(root: &Path, extra: &[String]) -> Result<ExitCode, String> {
         .current_dir(root)
         .args(["test", "--release", "--workspace", "--no-fail-fast"])
         .args(extra)
+        // The oracle, the ROM runner and the garbage test print their
+        // counts; show them.
+        .args(if extra.is_empty() { &["--", "--nocapture"][..] } else { &[][..] })
         .status()
         .map_err(|e| format!("cannot run cargo test: {e}"))?;
     Ok(if st.success() {

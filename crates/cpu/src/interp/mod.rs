@@ -120,6 +120,11 @@ pub(crate) fn is_mode_changing(i: &Instruction) -> bool {
 
 /// Invalid or unsupported encodings: #UD (SDM Vol. 2, UD).
 fn undefined(cpu: &mut Cpu, _bus: &mut Bus, i: &Instruction) -> Res<()> {
+    // iced stops at the 15-byte limit: an instruction that runs past it is
+    // #GP(0), not #UD (SDM Vol. 2A, 2.3.11).
+    if i.code() == iced_x86::Code::INVALID && i.len() >= 15 {
+        return Err(Fault::GP0);
+    }
     use crate::state::cr0;
     if i.code() != iced_x86::Code::INVALID && is_x87(i) && cpu.state.cr0 & (cr0::EM | cr0::TS) != 0 {
         return Err(Fault::NM);

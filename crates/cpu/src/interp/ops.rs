@@ -185,6 +185,9 @@ pub(crate) struct Pre {
     pub addr16: bool,
     /// Size of the memory operand in bytes (1, 2, 4; 0 if other).
     pub mem_bytes: u8,
+    /// The EA fields above describe the instruction's memory operand (also
+    /// for LEA and wide operands, whose `mem_bytes` is 0).
+    pub has_ea: bool,
     /// String instructions: element size in bytes (0 for others); `seg`
     /// is then the source segment and `addr16` the address size.
     pub str_bytes: u8,
@@ -238,7 +241,14 @@ impl Pre {
             p.addr16 = !(0..i.op_count())
                 .any(|n| matches!(i.op_kind(n), OpKind::MemorySegESI | OpKind::MemoryESEDI));
         }
-        if p.op.contains(&Opd::Mem) {
+        // XLAT's memory operand has AL as its "index": only operands built
+        // from 16- and 32-bit registers are summarised.
+        let plain = |r: Register| r == Register::None || r.is_gpr16() || r.is_gpr32();
+        if (0..i.op_count()).any(|n| i.op_kind(n) == OpKind::Memory)
+            && plain(i.memory_base())
+            && plain(i.memory_index())
+        {
+            p.has_ea = true;
             let size = i.memory_size().size();
             p.mem_bytes = if matches!(size, 1 | 2 | 4) { size as u8 } else { 0 };
             if p.mem_bytes == 0 {
@@ -264,6 +274,9 @@ impl Pre {
             } else {
                 i.memory_base().is_gpr16() || i.memory_index().is_gpr16()
             };
+        }
+        if !p.has_ea {
+            p.op = p.op.map(|o| if o == Opd::Mem { Opd::Other } else { o });
         }
         p
     }
@@ -310,7 +323,7 @@ impl Cpu {
     /// instruction's memory operand, with 16- or 32-bit wrap-around.
     #[inline]
     pub(crate) fn ea(&self, i: &Instruction) -> (SegReg, u32) {
-        if self.cur.mem_bytes != 0 {
+        if self.cur.has_ea {
             return self.ea_pre();
         }
         self.ea_slow(i)

@@ -120,7 +120,94 @@ fn repeat(
     Ok(())
 }
 
+/// The 32-bit-address fast paths of MOVS, LODS and STOS: the same
+/// iterations as the generic code, with the element size a constant.
+mod fast32 {
+    use super::CHUNK;
+    use crate::fault::Res;
+    use crate::state::{flags, reg, SegReg};
+    use crate::{Bus, Cpu};
+    use iced_x86::{Instruction, Mnemonic};
+
+    #[inline(always)]
+    fn delta<const N: usize>(cpu: &Cpu) -> u32 {
+        if cpu.state.eflags & flags::DF != 0 {
+            (N as u32).wrapping_neg()
+        } else {
+            N as u32
+        }
+    }
+
+    #[inline(always)]
+    fn one<const N: usize>(cpu: &mut Cpu, bus: &mut Bus, m: Mnemonic) -> Res<()> {
+        let d = delta::<N>(cpu);
+        match m {
+            Mnemonic::Movsb | Mnemonic::Movsw | Mnemonic::Movsd => {
+                let (si, di) = (cpu.state.regs[reg::ESI], cpu.state.regs[reg::EDI]);
+                let src = SegReg::ALL[cpu.cur.seg as usize];
+                let v = cpu.read_seg::<N>(bus, src, si)?;
+                cpu.write_seg::<N>(bus, SegReg::Es, di, v)?;
+                cpu.state.regs[reg::ESI] = si.wrapping_add(d);
+                cpu.state.regs[reg::EDI] = di.wrapping_add(d);
+            }
+            Mnemonic::Lodsb | Mnemonic::Lodsw | Mnemonic::Lodsd => {
+                let si = cpu.state.regs[reg::ESI];
+                let src = SegReg::ALL[cpu.cur.seg as usize];
+                let v = cpu.read_seg::<N>(bus, src, si)?;
+                let eax = &mut cpu.state.regs[reg::EAX];
+                let mut b = eax.to_le_bytes();
+                b[..N].copy_from_slice(&v);
+                *eax = u32::from_le_bytes(b);
+                cpu.state.regs[reg::ESI] = si.wrapping_add(d);
+            }
+            _ => {
+                let di = cpu.state.regs[reg::EDI];
+                let mut v = [0u8; N];
+                v.copy_from_slice(&cpu.state.regs[reg::EAX].to_le_bytes()[..N]);
+                cpu.write_seg::<N>(bus, SegReg::Es, di, v)?;
+                cpu.state.regs[reg::EDI] = di.wrapping_add(d);
+            }
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn run<const N: usize>(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+        let m = i.mnemonic();
+        if !i.has_rep_prefix() {
+            return one::<N>(cpu, bus, m);
+        }
+        for _ in 0..CHUNK {
+            if cpu.state.regs[reg::ECX] == 0 {
+                return Ok(());
+            }
+            one::<N>(cpu, bus, m)?;
+            cpu.state.regs[reg::ECX] -= 1;
+        }
+        if cpu.state.regs[reg::ECX] != 0 {
+            cpu.state.eip = i.ip32();
+        }
+        Ok(())
+    }
+
+    /// Run `i` if it has the fast form (32-bit addressing, no REPNE).
+    #[inline(always)]
+    pub(super) fn try_run(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Option<Res<()>> {
+        if cpu.cur.addr16 || i.has_repne_prefix() {
+            return None;
+        }
+        Some(match cpu.cur.str_bytes {
+            1 => run::<1>(cpu, bus, i),
+            2 => run::<2>(cpu, bus, i),
+            _ => run::<4>(cpu, bus, i),
+        })
+    }
+}
+
 fn movs(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+    if let Some(r) = fast32::try_run(cpu, bus, i) {
+        return r;
+    }
     let s = decode(cpu);
     repeat(cpu, bus, i, &s, false, |c, b| {
         let v = c.read_mem(b, s.src, c.idx(reg::ESI, s.a32), s.w)?;
@@ -156,6 +243,9 @@ fn scas(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
 }
 
 fn lods(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+    if let Some(r) = fast32::try_run(cpu, bus, i) {
+        return r;
+    }
     let s = decode(cpu);
     repeat(cpu, bus, i, &s, false, |c, b| {
         let v = c.read_mem(b, s.src, c.idx(reg::ESI, s.a32), s.w)?;
@@ -167,6 +257,9 @@ fn lods(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
 }
 
 fn stos(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+    if let Some(r) = fast32::try_run(cpu, bus, i) {
+        return r;
+    }
     let s = decode(cpu);
     repeat(cpu, bus, i, &s, false, |c, b| {
         let v = c.state.regs[reg::EAX] & s.w.mask();

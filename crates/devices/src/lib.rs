@@ -8,7 +8,22 @@
 pub mod clock;
 pub mod debug_exit;
 pub mod debugcon;
+pub mod disk;
+pub mod dma8237;
+pub mod fdc;
+pub mod fwcfg;
+pub mod i8042;
+pub mod ide;
 pub mod irq;
+pub mod pci;
+pub mod pic;
+pub mod pit;
+pub mod ps2kbd;
+pub mod ps2mouse;
+pub mod rtc;
+pub mod sysctl;
+pub mod uart;
+pub mod vga;
 
 pub use clock::{Clock, Nanos, Timed};
 pub use debug_exit::DebugExit;

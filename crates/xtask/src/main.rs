@@ -1,7 +1,8 @@
 //! `cargo xtask test`: the project's one test command.
 //!
 //! 1. installs what the tests need from Debian packages, by package name
-//!    (nasm for the test ROMs), when it is missing;
+//!    (nasm for the test ROMs), when it is missing, and fetches SeaBIOS from
+//!    Debian's `seabios` package (`firmware/fetch.sh`);
 //! 2. assembles the test ROMs (`test-roms/build.sh`);
 //! 3. runs `cargo test --release --workspace`, whose exit status it returns.
 //!
@@ -101,6 +102,14 @@ fn is_root() -> bool {
 
 fn prepare(root: &Path) -> Result<ExitCode, String> {
     ensure_packages(&[("nasm", "nasm")])?;
+    // SeaBIOS and its VGA BIOS, from Debian's seabios package by name.
+    let st = Command::new("bash")
+        .arg(root.join("firmware/fetch.sh"))
+        .status()
+        .map_err(|e| format!("cannot run firmware/fetch.sh: {e}"))?;
+    if !st.success() {
+        return Err("fetching SeaBIOS failed (firmware/fetch.sh)".into());
+    }
     let st = Command::new("sh")
         .arg(root.join("test-roms/build.sh"))
         .status()
@@ -122,7 +131,11 @@ fn test(root: &Path, extra: &[String]) -> Result<ExitCode, String> {
         .args(extra)
         // The oracle, the ROM runner and the garbage test print their
         // counts; show them.
-        .args(if extra.is_empty() { &["--", "--nocapture"][..] } else { &[][..] })
+        .args(if extra.is_empty() {
+            &["--", "--nocapture"][..]
+        } else {
+            &[][..]
+        })
         .status()
         .map_err(|e| format!("cannot run cargo test: {e}"))?;
     Ok(if st.success() {

@@ -1,0 +1,161 @@
+//! Video memory: four planes, the latches, and the graphics controller's
+//! read and write pipelines (VGA graphics controller: write modes 0–3,
+//! read modes 0–1, data rotate, logical function, set/reset, bit mask;
+//! sequencer map mask, odd/even and chain-4 addressing).
+//!
+//! Storage is interleaved: byte `o` of plane `p` lives at `bytes[o * 4 + p]`.
+//! A chain-4 CPU address `a` therefore lands at `bytes[a]`, which makes the
+//! Bochs VBE linear framebuffer and the chain-4 (mode 13h) view the same
+//! bytes. (Real chain-4 hardware leaves the plane offset at `a & !3`, so a
+//! program that draws chained and then unchains sees its pixels packed
+//! differently than on a real card; no BIOS or OS we target depends on it.)
+//! Odd/even addressing keeps the plane offset at `a & !1`, as real hardware
+//! does, so text written at B8000 is where the CRTC's word mode fetches it.
+
+use super::regs::{
+    Regs, GC_BIT_MASK, GC_COLOR_COMPARE, GC_COLOR_DONT_CARE, GC_DATA_ROTATE, GC_ENABLE_SET_RESET, GC_MODE,
+    GC_MODE_ODD_EVEN, GC_READ_MAP, GC_SET_RESET, MEM_CHAIN4, MEM_ODD_EVEN_DISABLE, SEQ_MAP_MASK,
+    SEQ_MEMORY_MODE,
+};
+
+/// Graphics mode register: read mode 1 (colour compare).
+const GC_MODE_READ_COMPARE: u8 = 0x08;
+
+/// Video memory and the four latches.
+#[derive(Clone)]
+pub struct Vram {
+    /// Interleaved planes (see the module documentation).
+    pub bytes: Vec<u8>,
+    /// The latches, loaded by every CPU read.
+    pub latch: [u8; 4],
+}
+
+impl std::fmt::Debug for Vram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vram")
+            .field("size", &self.bytes.len())
+            .field("latch", &self.latch)
+            .finish()
+    }
+}
+
+/// Expand bit `p` of `v` to a whole byte.
+fn expand(v: u8, p: usize) -> u8 {
+    if v & (1 << p) != 0 {
+        0xFF
+    } else {
+        0x00
+    }
+}
+
+impl Vram {
+    /// `size` bytes of zeroed video memory (a multiple of 4).
+    pub fn new(size: usize) -> Self {
+        Self {
+            bytes: vec![0; size],
+            latch: [0; 4],
+        }
+    }
+
+    /// Bytes per plane.
+    pub fn plane_size(&self) -> usize {
+        self.bytes.len() / 4
+    }
+
+    /// Byte `off` of plane `p` (the offset wraps at the plane size).
+    pub fn plane(&self, p: usize, off: usize) -> u8 {
+        self.bytes[(off % self.plane_size()) * 4 + (p & 3)]
+    }
+
+    fn set_plane(&mut self, p: usize, off: usize, v: u8) {
+        let n = self.plane_size();
+        self.bytes[(off % n) * 4 + (p & 3)] = v;
+    }
+
+    /// A CPU read of window address `a` (already relative to the start of
+    /// the selected memory map, bank applied).
+    pub fn cpu_read(&mut self, regs: &Regs, a: u32) -> u8 {
+        let a = a as usize;
+        let (off, plane) = if regs.seq[SEQ_MEMORY_MODE] & MEM_CHAIN4 != 0 {
+            (a >> 2, a & 3)
+        } else if regs.gc[GC_MODE] & GC_MODE_ODD_EVEN != 0 {
+            // Odd/even: A0 picks the plane within the pair chosen by bit 1
+            // of the read map select.
+            (a & !1, (regs.gc[GC_READ_MAP] as usize & 2) | (a & 1))
+        } else {
+            (a, regs.gc[GC_READ_MAP] as usize & 3)
+        };
+        for p in 0..4 {
+            self.latch[p] = self.plane(p, off);
+        }
+        if regs.gc[GC_MODE] & GC_MODE_READ_COMPARE == 0 {
+            return self.latch[plane];
+        }
+        // Read mode 1: a 1 bit for every pixel whose colour, over the planes
+        // that "care", equals the colour compare register.
+        let cc = regs.gc[GC_COLOR_COMPARE];
+        let care = regs.gc[GC_COLOR_DONT_CARE];
+        let mut r = 0xFF;
+        for p in 0..4 {
+            if care & (1 << p) != 0 {
+                r &= !(self.latch[p] ^ expand(cc, p));
+            }
+        }
+        r
+    }
+
+    /// A CPU write of `v` at window address `a`.
+    pub fn cpu_write(&mut self, regs: &Regs, a: u32, v: u8) {
+        let a = a as usize;
+        let mm = regs.seq[SEQ_MEMORY_MODE];
+        let (off, planes) = if mm & MEM_CHAIN4 != 0 {
+            (a >> 2, 1u8 << (a & 3))
+        } else if mm & MEM_ODD_EVEN_DISABLE == 0 {
+            // Odd/even: even addresses go to planes 0 and 2, odd to 1 and 3.
+            (a & !1, 0b0101u8 << (a & 1))
+        } else {
+            (a, 0x0F)
+        };
+        let planes = planes & regs.seq[SEQ_MAP_MASK];
+        if planes == 0 {
+            return;
+        }
+        let gc = &regs.gc;
+        let rotate = u32::from(gc[GC_DATA_ROTATE] & 7);
+        let func = (gc[GC_DATA_ROTATE] >> 3) & 3;
+        let mut mask = gc[GC_BIT_MASK];
+        let sr = gc[GC_SET_RESET];
+        let esr = gc[GC_ENABLE_SET_RESET];
+        let mut out = [0u8; 4];
+        match gc[GC_MODE] & 3 {
+            1 => out = self.latch,
+            mode => {
+                let rotated = v.rotate_right(rotate);
+                if mode == 3 {
+                    mask &= rotated;
+                }
+                for (p, o) in out.iter_mut().enumerate() {
+                    let src = match mode {
+                        0 if esr & (1 << p) != 0 => expand(sr, p),
+                        0 => rotated,
+                        2 => expand(v, p),
+                        _ => expand(sr, p),
+                    };
+                    let l = self.latch[p];
+                    let alu = match func {
+                        0 => src,
+                        1 => src & l,
+                        2 => src | l,
+                        _ => src ^ l,
+                    };
+                    *o = (alu & mask) | (l & !mask);
+                }
+            }
+        }
+        for (p, o) in out.iter().enumerate() {
+            if planes & (1 << p) != 0 {
+                self.set_plane(p, off, *o);
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@
 //! here asserts a speed.
 
 use devices::Sink;
-use machine::{Config, DebugConSpec, Engine, Machine, Outcome};
+use machine::{Config, Machine, Outcome};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -21,17 +21,7 @@ fn main() {
     let rom_path = root.join("test-roms/build/bench.bin");
     let rom = std::fs::read(&rom_path).expect("read bench.bin");
 
-    let cfg = Config {
-        ram_mib: 16,
-        bios: rom,
-        engine: Engine::Interp,
-        debugcons: vec![DebugConSpec {
-            port: 0xe9,
-            sink: Sink::Buffer(Vec::new()),
-        }],
-        debug_exit_port: 0xf4,
-        no_reboot: true,
-    };
+    let cfg = Config::minimal(rom, Sink::Buffer(Vec::new()));
     let mut m = Machine::new(cfg).expect("build machine");
     let t = Instant::now();
     let outcome = m.run(Some(Duration::from_secs(600)));

@@ -806,3 +806,112 @@ mod tests {
         assert_eq!(drain(&mut k), [ACK, 0x1c], "set 3 make code of A");
     }
 }
+
+impl Key {
+    /// The key (and whether Shift is held) that types ASCII `c` on a US
+    /// layout: for `--keys` and terminal input. `\n` and `\r` are Enter,
+    /// `\t` Tab, `\x08`/`\x7f` Backspace, `\x1b` Escape.
+    pub fn from_ascii(c: u8) -> Option<(Key, bool)> {
+        const LETTERS: [Key; 26] = [
+            Key::A,
+            Key::B,
+            Key::C,
+            Key::D,
+            Key::E,
+            Key::F,
+            Key::G,
+            Key::H,
+            Key::I,
+            Key::J,
+            Key::K,
+            Key::L,
+            Key::M,
+            Key::N,
+            Key::O,
+            Key::P,
+            Key::Q,
+            Key::R,
+            Key::S,
+            Key::T,
+            Key::U,
+            Key::V,
+            Key::W,
+            Key::X,
+            Key::Y,
+            Key::Z,
+        ];
+        const DIGITS: [Key; 10] = [
+            Key::Digit0,
+            Key::Digit1,
+            Key::Digit2,
+            Key::Digit3,
+            Key::Digit4,
+            Key::Digit5,
+            Key::Digit6,
+            Key::Digit7,
+            Key::Digit8,
+            Key::Digit9,
+        ];
+        Some(match c {
+            b'a'..=b'z' => (LETTERS[usize::from(c - b'a')], false),
+            b'A'..=b'Z' => (LETTERS[usize::from(c - b'A')], true),
+            b'0'..=b'9' => (DIGITS[usize::from(c - b'0')], false),
+            b')' => (Key::Digit0, true),
+            b'!' => (Key::Digit1, true),
+            b'@' => (Key::Digit2, true),
+            b'#' => (Key::Digit3, true),
+            b'$' => (Key::Digit4, true),
+            b'%' => (Key::Digit5, true),
+            b'^' => (Key::Digit6, true),
+            b'&' => (Key::Digit7, true),
+            b'*' => (Key::Digit8, true),
+            b'(' => (Key::Digit9, true),
+            b' ' => (Key::Space, false),
+            b'\n' | b'\r' => (Key::Enter, false),
+            b'\t' => (Key::Tab, false),
+            0x08 | 0x7f => (Key::Backspace, false),
+            0x1b => (Key::Escape, false),
+            b'-' => (Key::Minus, false),
+            b'_' => (Key::Minus, true),
+            b'=' => (Key::Equal, false),
+            b'+' => (Key::Equal, true),
+            b'[' => (Key::BracketLeft, false),
+            b'{' => (Key::BracketLeft, true),
+            b']' => (Key::BracketRight, false),
+            b'}' => (Key::BracketRight, true),
+            b'\\' => (Key::Backslash, false),
+            b'|' => (Key::Backslash, true),
+            b';' => (Key::Semicolon, false),
+            b':' => (Key::Semicolon, true),
+            b'\'' => (Key::Quote, false),
+            b'"' => (Key::Quote, true),
+            b'`' => (Key::Backquote, false),
+            b'~' => (Key::Backquote, true),
+            b',' => (Key::Comma, false),
+            b'<' => (Key::Comma, true),
+            b'.' => (Key::Period, false),
+            b'>' => (Key::Period, true),
+            b'/' => (Key::Slash, false),
+            b'?' => (Key::Slash, true),
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod ascii_tests {
+    use super::Key;
+
+    #[test]
+    fn ascii_maps_to_us_layout_keys() {
+        assert_eq!(Key::from_ascii(b'a'), Some((Key::A, false)));
+        assert_eq!(Key::from_ascii(b'Q'), Some((Key::Q, true)));
+        assert_eq!(Key::from_ascii(b'!'), Some((Key::Digit1, true)));
+        assert_eq!(Key::from_ascii(b'\n'), Some((Key::Enter, false)));
+        assert_eq!(Key::from_ascii(b'?'), Some((Key::Slash, true)));
+        assert_eq!(Key::from_ascii(0x80), None);
+        for c in 0x20u8..0x7f {
+            assert!(Key::from_ascii(c).is_some(), "printable {c:#x} has a key");
+        }
+    }
+}

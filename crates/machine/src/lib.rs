@@ -1,22 +1,61 @@
-//! The board: builds the memory map and port map from a [`Config`], loads
-//! the firmware, owns the CPU and devices, and runs the main loop that turns
-//! CPU exits into outcomes ([`Outcome`]).
+//! The board: a PC built from a [`Config`] — memory, firmware, the chipset
+//! and devices, wired to the CPU — and the main loop that runs it and turns
+//! CPU exits and device events into an [`Outcome`].
 //!
-//! The foundation board is deliberately small: RAM, a BIOS ROM, and the
-//! debug devices (debug consoles and the debug-exit port). The PC chipset
-//! devices arrive with the platform work.
+//! The board is what QEMU calls `-M pc` with an i440FX: the devices SeaBIOS
+//! expects (see `docs/devices.md`), at their usual ports and IRQs:
+//!
+//! | device | ports | IRQ |
+//! |---|---|---|
+//! | 8259 PIC pair + ELCR | 0x20, 0xA0, 0x4D0 | — |
+//! | 8254 PIT, port 0x61 | 0x40–0x43, 0x61 | 0 |
+//! | 8042 + PS/2 keyboard, mouse | 0x60, 0x64 | 1, 12 |
+//! | RTC/CMOS | 0x70–0x71 | 8 |
+//! | COM1, COM2 | 0x3F8, 0x2F8 | 4, 3 |
+//! | 8237 DMA | 0x00–0x0F, 0x81–0x8F, 0xC0–0xDF | — |
+//! | floppy controller | 0x3F0–0x3F5, 0x3F7 | 6 |
+//! | IDE primary, secondary | 0x1F0, 0x3F6; 0x170, 0x376 | 14, 15 |
+//! | VGA (PCI 00:02.0) | 0x3B4–0x3DA, 0x1CE; 0xA0000 window | — |
+//! | PCI config, reset control | 0xCF8, 0xCFC, 0xCF9 | — |
+//! | fw_cfg | 0x510, 0x511, 0x514–0x51B | — |
+//! | port 0x92 (A20, reset) | 0x92 | — |
+//! | debug exit | 0xF4 | — |
+//!
+//! Time comes from the host clock; timers (PIT, RTC, UARTs) are brought up
+//! to date between slices of guest instructions, and a halted CPU sleeps
+//! until the next timer deadline.
 
 #![forbid(unsafe_code)]
 
-use cpu::{Bus, Cpu, Exit};
-use devices::{DebugCon, DebugExit, Sink};
-use mem::{PhysMemory, Port, Shared};
+use cpu::{Bus, Cpu, Exit, InterruptController};
+use devices::disk::DiskImage;
+use devices::dma8237::{self, Dma8237};
+use devices::fdc::{self, Fdc};
+use devices::fwcfg::{FwCfg, FwCfgBuilder};
+use devices::i8042::{self, I8042};
+use devices::ide::{self, Ide};
+use devices::pci::{I440fx, PciBus, PciIntxRouter, Piix3, Piix3Ide, ResetControl};
+use devices::pic::Pic;
+use devices::pit::Pit;
+use devices::ps2kbd::Key;
+use devices::rtc::{AtaTranslation, BootDevice, DiskGeometry, Rtc};
+use devices::sysctl::{self, ResetSignal, SysCtl};
+use devices::uart::{self, SerialBackend, Uart};
+use devices::vga::{self, Vga};
+use devices::{Clock, DebugCon, DebugExit, IrqLine, IrqSink, Sink, Timed};
+use mem::{Attention, MmioDevice, PhysAddr, PhysMemory, Port, PortDevice, Shared};
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-/// Instructions per slice of the run loop between checks of the clock.
-const SLICE: u64 = 1 << 20;
+/// Instructions per slice of the run loop between timer checks.
+const SLICE: u64 = 1 << 16;
+/// Where PCI memory BARs may be placed (below the I/O APIC page, as SeaBIOS
+/// assigns them).
+const PCI_HOLE_END: u64 = 0xFEC0_0000;
+/// Time between typed keys for `--keys`.
+const KEY_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Which execution engine runs guest code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,21 +73,70 @@ pub struct DebugConSpec {
     pub sink: Sink,
 }
 
+/// What the BIOS should boot first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootFrom {
+    /// The first hard disk, then the floppy (QEMU's default `-boot c`).
+    HardDisk,
+    /// The floppy, then the hard disk (`-boot a`).
+    Floppy,
+}
+
 /// Everything needed to build a machine.
-#[derive(Debug)]
 pub struct Config {
     /// RAM in MiB.
     pub ram_mib: u64,
     /// The BIOS image (mapped at the top of 4 GiB).
     pub bios: Vec<u8>,
+    /// The VGA BIOS image, exposed through the VGA's PCI ROM BAR.
+    pub vga_bios: Option<Vec<u8>>,
     /// Engine.
     pub engine: Engine,
+    /// IDE primary master and slave.
+    pub hda: Option<DiskImage>,
+    /// IDE primary slave.
+    pub hdb: Option<DiskImage>,
+    /// Floppy drive A.
+    pub fda: Option<DiskImage>,
+    /// Boot order.
+    pub boot: BootFrom,
+    /// Host side of COM1 (COM2 is connected to nothing).
+    pub serial: Box<dyn SerialBackend>,
     /// Debug consoles.
     pub debugcons: Vec<DebugConSpec>,
-    /// Port of the debug-exit device.
-    pub debug_exit_port: u16,
-    /// On a triple fault, stop instead of resetting.
+    /// On a triple fault or reset request, stop instead of resetting.
     pub no_reboot: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("ram_mib", &self.ram_mib)
+            .field("bios", &self.bios.len())
+            .field("vga_bios", &self.vga_bios.as_ref().map(Vec::len))
+            .field("boot", &self.boot)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// A board with `bios` and nothing attached: 32 MiB, no disks, serial
+    /// to nowhere, debug console on 0xE9 to `sink`.
+    pub fn minimal(bios: Vec<u8>, sink: Sink) -> Self {
+        Self {
+            ram_mib: 32,
+            bios,
+            vga_bios: None,
+            engine: Engine::Interp,
+            hda: None,
+            hdb: None,
+            fda: None,
+            boot: BootFrom::HardDisk,
+            serial: Box::new(uart::NullBackend),
+            debugcons: vec![DebugConSpec { port: 0xe9, sink }],
+            no_reboot: true,
+        }
+    }
 }
 
 /// Errors building a machine.
@@ -60,6 +148,12 @@ pub enum BuildError {
     /// Two devices claim the same port.
     #[error("port conflict: {0}")]
     Ports(String),
+    /// A disk image was refused.
+    #[error(transparent)]
+    Disk(#[from] devices::disk::DiskError),
+    /// Board wiring failed (a bug, reported rather than panicking).
+    #[error("board: {0}")]
+    Board(String),
 }
 
 /// How a run ended.
@@ -69,10 +163,77 @@ pub enum Outcome {
     DebugExit(u8),
     /// Triple fault with `no_reboot`.
     TripleFault,
+    /// The guest asked for a reset with `no_reboot`.
+    Reset,
     /// The CPU halted where nothing can wake it.
     DeadHalt,
     /// The wall-clock limit passed.
     Timeout,
+}
+
+/// The CPU's view of the 8259 pair.
+struct PicIntc(Shared<Pic>);
+
+impl InterruptController for PicIntc {
+    fn pending(&self) -> bool {
+        self.0.borrow().pending()
+    }
+    fn acknowledge(&mut self) -> u8 {
+        self.0.borrow_mut().acknowledge()
+    }
+}
+
+/// The PCI memory hole: routes accesses to whichever BAR window of the VGA
+/// holds the address (the only PCI device with memory BARs so far).
+struct PciHole(Shared<Vga>);
+
+impl MmioDevice for PciHole {
+    fn read(&mut self, offset: u64, data: &mut [u8]) {
+        let addr = HOLE_BASE.with(|b| b.get()) + offset;
+        let hit = self.0.borrow().pci_window_at(addr);
+        match hit {
+            Some((w, off)) => self.0.borrow_mut().pci_read(w, off, data),
+            None => data.fill(0xff),
+        }
+    }
+    fn write(&mut self, offset: u64, data: &[u8]) {
+        let addr = HOLE_BASE.with(|b| b.get()) + offset;
+        let hit = self.0.borrow().pci_window_at(addr);
+        if let Some((w, off)) = hit {
+            self.0.borrow_mut().pci_write(w, off, data);
+        }
+    }
+}
+
+thread_local! {
+    /// Start of the PCI hole (per vCPU thread; one machine per thread).
+    static HOLE_BASE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn shared<T>(t: T) -> Shared<T> {
+    Rc::new(RefCell::new(t))
+}
+
+/// The devices the board keeps handles to.
+struct Devices {
+    pic: Shared<Pic>,
+    pit: Shared<Pit>,
+    rtc: Shared<Rtc>,
+    kbd: Shared<I8042>,
+    sysctl: Shared<SysCtl>,
+    com1: Shared<Uart>,
+    com2: Shared<Uart>,
+    host: Shared<I440fx>,
+    piix3: Shared<Piix3>,
+    piix3_ide: Shared<Piix3Ide>,
+    reset_ctl: Shared<ResetControl>,
+    fwcfg: Shared<FwCfg>,
+    dma: Shared<Dma8237>,
+    fdc: Shared<Fdc>,
+    ide: Shared<Ide>,
+    vga: Shared<Vga>,
+    debug_exit: Shared<DebugExit>,
+    consoles: Vec<Shared<DebugCon>>,
 }
 
 /// The machine.
@@ -81,12 +242,15 @@ pub struct Machine {
     pub cpu: Cpu,
     /// Memory, ports, interrupt line.
     pub bus: Bus,
-    debug_exit: Shared<DebugExit>,
-    consoles: Vec<Shared<DebugCon>>,
+    dev: Devices,
+    clock: Clock,
+    reset: ResetSignal,
     no_reboot: bool,
+    keys: VecDeque<(Key, bool)>,
+    next_key: Option<Instant>,
     /// Time spent in `run`.
     pub elapsed: Duration,
-    /// Resets after triple faults.
+    /// Resets (triple faults and reset requests) so far.
     pub resets: u64,
 }
 
@@ -99,22 +263,154 @@ impl std::fmt::Debug for Machine {
     }
 }
 
+fn register(bus: &mut Bus, ranges: &[(u16, u16)], dev: Shared<dyn PortDevice>) -> Result<(), BuildError> {
+    for &(first, count) in ranges {
+        bus.io
+            .register(Port(first), count, dev.clone())
+            .map_err(BuildError::Ports)?;
+    }
+    Ok(())
+}
+
 impl Machine {
     /// Build the board described by `cfg`.
     ///
     /// # Errors
-    /// Bad memory or ROM sizes, host memory exhaustion, port conflicts.
+    /// Bad memory or ROM sizes, host memory exhaustion, port conflicts, a
+    /// disk image the board cannot use.
     pub fn new(cfg: Config) -> Result<Self, BuildError> {
         let mut mem = PhysMemory::new(cfg.ram_mib)?;
         mem.load_bios(&cfg.bios)?;
+        let ram = mem.ram_size();
+        let shadow = mem.shadow_control();
+        let dma_mem = mem.dma();
+        let a20 = mem.a20_line();
         let mut bus = Bus::new(mem);
-        let debug_exit = Rc::new(RefCell::new(DebugExit::new(bus.attention.clone())));
+        let att = bus.attention.clone();
+        let clock = Clock::host();
+        let reset = ResetSignal::new(att.clone());
+
+        let pic = shared(Pic::new(att.clone()));
+        let sink: Shared<dyn IrqSink> = pic.clone();
+        let irq = |n: u8| IrqLine::new(sink.clone(), n);
+        register(&mut bus, Pic::PORTS, pic.clone())?;
+        bus.intc = Some(Box::new(PicIntc(pic.clone())));
+
+        let pit = shared(Pit::new(clock.clone(), irq(0)));
+        register(&mut bus, Pit::PORTS, pit.clone())?;
+        let rtc = shared(Rtc::new(clock.clone(), irq(8)));
+        register(&mut bus, Rtc::PORTS, rtc.clone())?;
+        let kbd = shared(I8042::new(irq(1), irq(12), a20.clone(), reset.clone()));
+        register(&mut bus, i8042::PORTS, kbd.clone())?;
+        let sysctl = shared(SysCtl::new(a20, reset.clone()));
+        register(&mut bus, sysctl::PORTS, sysctl.clone())?;
+        let com1 = shared(Uart::new(irq(uart::COM1_IRQ), clock.clone(), cfg.serial));
+        let (p, n) = uart::ports(uart::COM1);
+        register(&mut bus, &[(p, n)], com1.clone())?;
+        let com2 = shared(Uart::new(
+            irq(uart::COM2_IRQ),
+            clock.clone(),
+            Box::new(uart::NullBackend),
+        ));
+        let (p, n) = uart::ports(uart::COM2);
+        register(&mut bus, &[(p, n)], com2.clone())?;
+
+        let dma = shared(Dma8237::new(dma_mem.clone()));
+        register(&mut bus, dma8237::PORTS, dma.clone())?;
+        let fdc = shared(Fdc::new(irq(6), dma.clone()));
+        register(&mut bus, fdc::PORTS, fdc.clone())?;
+        let ide = shared(Ide::new(irq(14), irq(15)));
+        register(&mut bus, ide::PORTS, ide.clone())?;
+
+        // PCI: host bridge, PIIX3 (ISA bridge + IDE), VGA.
+        let mut pci = PciBus::new();
+        let host = shared(I440fx::new(shadow));
+        let router = PciIntxRouter::new(sink.clone());
+        let piix3 = shared(Piix3::new(router));
+        let piix3_ide = shared(Piix3Ide::new());
+        let vga = shared(Vga::new(clock.clone(), cfg.vga_bios));
+        let pe = |e: devices::pci::PciError| BuildError::Board(e.to_string());
+        pci.attach(0, 0, host.clone()).map_err(pe)?;
+        pci.attach(1, 0, piix3.clone()).map_err(pe)?;
+        pci.attach(1, 1, piix3_ide.clone()).map_err(pe)?;
+        pci.attach(2, 0, vga.clone()).map_err(pe)?;
+        register(&mut bus, PciBus::PORTS, shared(pci))?;
+        let reset_ctl = shared(ResetControl::new(reset.clone()));
+        register(&mut bus, ResetControl::PORTS, reset_ctl.clone())?;
+        register(&mut bus, Vga::PORTS, vga.clone())?;
+        bus.mem
+            .add_mmio(PhysAddr(vga::LEGACY_WINDOW), vga::LEGACY_WINDOW_SIZE, vga.clone())?;
+        let hole_base = ram.max(0x1000_0000).next_multiple_of(0x1000_0000);
+        HOLE_BASE.with(|b| b.set(hole_base));
+        bus.mem.add_mmio(
+            PhysAddr(hole_base),
+            PCI_HOLE_END - hole_base,
+            shared(PciHole(vga.clone())),
+        )?;
+
+        // Disks.
+        let mut fdc_count = 0;
+        if let Some(img) = cfg.fda {
+            fdc.borrow_mut().insert(0, img)?;
+            fdc_count = 1;
+        }
+        for (unit, img) in [cfg.hda, cfg.hdb].into_iter().enumerate() {
+            if let Some(img) = img {
+                ide.borrow_mut().attach(0, unit, img)?;
+            }
+        }
+
+        // CMOS as QEMU fills it (SEABIOS.md §3, §7).
+        {
+            let mut r = rtc.borrow_mut();
+            r.set_memory(ram, 0);
+            let order = match cfg.boot {
+                BootFrom::HardDisk => [BootDevice::HardDisk, BootDevice::Floppy, BootDevice::Cdrom],
+                BootFrom::Floppy => [BootDevice::Floppy, BootDevice::HardDisk, BootDevice::Cdrom],
+            };
+            r.set_boot_order(&order, true);
+            r.set_nvram(0x10, fdc.borrow().cmos_drive_types());
+            r.set_equipment(fdc_count, false, true);
+            for unit in 0..2u8 {
+                let g = ide.borrow().geometry(0, usize::from(unit));
+                r.set_hard_disk(
+                    unit,
+                    g.map(|g| {
+                        (
+                            DiskGeometry {
+                                cylinders: g.cylinders,
+                                heads: g.heads,
+                                sectors: g.sectors,
+                            },
+                            AtaTranslation::Lba,
+                        )
+                    }),
+                );
+            }
+            r.set_cpu_count(1);
+            r.update_checksum();
+        }
+
+        // fw_cfg as QEMU provides it: no boot menu, wait for ever after a
+        // failed boot (as QEMU does).
+        let mut fb = FwCfgBuilder::new();
+        fb.ram_size(ram)
+            .cpu_count(1)
+            .boot_menu(false)
+            .nographic(false)
+            .e820_ram(ram);
+        fb.boot_fail_wait(u32::MAX)
+            .map_err(|e| BuildError::Board(e.to_string()))?;
+        let fwcfg = shared(fb.build(Some(dma_mem)));
+        register(&mut bus, FwCfg::PORTS, fwcfg.clone())?;
+
+        let debug_exit = shared(DebugExit::new(att.clone()));
         bus.io
-            .register(Port(cfg.debug_exit_port), 1, debug_exit.clone())
+            .register(Port(0xf4), 1, debug_exit.clone())
             .map_err(BuildError::Ports)?;
         let mut consoles = Vec::new();
         for spec in cfg.debugcons {
-            let con = Rc::new(RefCell::new(DebugCon::new(spec.sink)));
+            let con = shared(DebugCon::new(spec.sink));
             bus.io
                 .register(Port(spec.port), 1, con.clone())
                 .map_err(BuildError::Ports)?;
@@ -124,9 +420,31 @@ impl Machine {
         Ok(Self {
             cpu: Cpu::new(),
             bus,
-            debug_exit,
-            consoles,
+            dev: Devices {
+                pic,
+                pit,
+                rtc,
+                kbd,
+                sysctl,
+                com1,
+                com2,
+                host,
+                piix3,
+                piix3_ide,
+                reset_ctl,
+                fwcfg,
+                dma,
+                fdc,
+                ide,
+                vga,
+                debug_exit,
+                consoles,
+            },
+            clock,
+            reset,
             no_reboot: cfg.no_reboot,
+            keys: VecDeque::new(),
+            next_key: None,
             elapsed: Duration::ZERO,
             resets: 0,
         })
@@ -134,50 +452,180 @@ impl Machine {
 
     /// What debug console `n` collected (for `Sink::Buffer` consoles).
     pub fn console_output(&self, n: usize) -> Vec<u8> {
-        self.consoles
+        self.dev
+            .consoles
             .get(n)
             .map(|c| c.borrow().buffer().to_vec())
             .unwrap_or_default()
     }
 
-    /// Run until the guest ends the run or `timeout` passes.
+    /// The VGA device (text screen, display state).
+    pub fn vga(&self) -> &Shared<Vga> {
+        &self.dev.vga
+    }
+
+    /// The keyboard controller (to inject keys).
+    pub fn keyboard(&self) -> &Shared<I8042> {
+        &self.dev.kbd
+    }
+
+    /// The final text screen as UTF-8, one line per row, if the display is
+    /// in a text mode.
+    pub fn screen_text(&self) -> Option<String> {
+        self.dev.vga.borrow().text_dump()
+    }
+
+    /// Type `text` on the keyboard once the guest has enabled it (see
+    /// `--keys`). Characters without a key are ignored.
+    pub fn type_text(&mut self, text: &str) {
+        self.keys.extend(text.bytes().filter_map(Key::from_ascii));
+    }
+
+    /// Press and release `key` now (with Shift around it if `shift`).
+    pub fn tap(&self, key: Key, shift: bool) {
+        let mut k = self.dev.kbd.borrow_mut();
+        if shift {
+            k.press(Key::ShiftLeft);
+        }
+        k.press(key);
+        k.release(key);
+        if shift {
+            k.release(Key::ShiftLeft);
+        }
+    }
+
+    fn feed_keys(&mut self) {
+        if self.keys.is_empty() {
+            return;
+        }
+        let ready = {
+            let k = self.dev.kbd.borrow();
+            k.keyboard().scanning() && k.ctr() & 1 != 0
+        };
+        let now = Instant::now();
+        if !ready || self.next_key.is_some_and(|t| now < t) {
+            return;
+        }
+        if let Some((key, shift)) = self.keys.pop_front() {
+            self.tap(key, shift);
+        }
+        self.next_key = Some(now + KEY_INTERVAL);
+    }
+
+    /// Bring the timers up to date; returns the next deadline (guest ns).
+    fn service_timers(&mut self) -> Option<u64> {
+        let now = self.clock.now();
+        let timed: [Shared<dyn Timed>; 4] = [
+            self.dev.pit.clone(),
+            self.dev.rtc.clone(),
+            self.dev.com1.clone(),
+            self.dev.com2.clone(),
+        ];
+        let mut next: Option<u64> = None;
+        for t in timed {
+            let mut t = t.borrow_mut();
+            if t.next_deadline().is_some_and(|d| d <= now) {
+                t.advance(now);
+            }
+            if let Some(d) = t.next_deadline() {
+                next = Some(next.map_or(d, |n| n.min(d)));
+            }
+        }
+        next
+    }
+
+    /// Reset the machine: CPU and devices back to power-on state (RAM and
+    /// disks keep their contents).
+    pub fn reset(&mut self) {
+        self.resets += 1;
+        self.cpu.reset();
+        let d = &self.dev;
+        d.pic.borrow_mut().reset();
+        d.pit.borrow_mut().reset();
+        d.rtc.borrow_mut().reset();
+        d.kbd.borrow_mut().reset();
+        d.sysctl.borrow_mut().reset();
+        d.com1.borrow_mut().reset();
+        d.com2.borrow_mut().reset();
+        d.host.borrow_mut().reset();
+        d.piix3.borrow_mut().reset();
+        d.piix3_ide.borrow_mut().reset();
+        d.reset_ctl.borrow_mut().reset();
+        d.fwcfg.borrow_mut().reset();
+        d.dma.borrow_mut().reset();
+        d.fdc.borrow_mut().hardware_reset();
+        d.ide.borrow_mut().reset();
+        self.bus.mem.a20_line().set(true);
+    }
+
+    /// Flush disks and consoles (at exit).
+    pub fn flush(&mut self) {
+        self.dev.ide.borrow_mut().flush();
+        self.dev.fdc.borrow_mut().flush();
+        self.dev.com1.borrow_mut().flush();
+        for c in &self.dev.consoles {
+            c.borrow_mut().flush();
+        }
+    }
+
+    /// Run until the guest ends the run or `timeout` passes. `tick` is
+    /// called between slices (for a live display); returning false stops
+    /// the run with [`Outcome::Timeout`]... see `run_with`.
     pub fn run(&mut self, timeout: Option<Duration>) -> Outcome {
+        self.run_with(timeout, |_| true)
+    }
+
+    /// [`Machine::run`] with a callback between slices; the run stops
+    /// (as a timeout) when it returns false.
+    pub fn run_with(
+        &mut self,
+        timeout: Option<Duration>,
+        mut tick: impl FnMut(&mut Machine) -> bool,
+    ) -> Outcome {
         let start = Instant::now();
         let outcome = loop {
-            if let Some(t) = timeout {
-                if start.elapsed() >= t {
-                    break Outcome::Timeout;
-                }
+            if timeout.is_some_and(|t| start.elapsed() >= t) || !tick(self) {
+                break Outcome::Timeout;
             }
+            let deadline = self.service_timers();
+            self.feed_keys();
             match self.cpu.run(&mut self.bus, SLICE) {
                 Exit::Budget => {}
                 Exit::Stop => {
-                    if let Some(v) = self.debug_exit.borrow().code() {
+                    if let Some(v) = self.dev.debug_exit.borrow().code() {
                         break Outcome::DebugExit(v);
                     }
-                    self.bus.attention.clear(mem::Attention::STOP);
+                    self.bus.attention.clear(Attention::STOP);
+                    if self.reset.take() {
+                        if self.no_reboot {
+                            break Outcome::Reset;
+                        }
+                        self.reset();
+                    }
                 }
                 Exit::TripleFault => {
                     if self.no_reboot {
                         break Outcome::TripleFault;
                     }
-                    self.resets += 1;
-                    self.cpu.reset();
+                    self.reset();
                 }
-                // Without an interrupt controller on the board, nothing can
-                // end a halt, whatever IF says.
                 Exit::DeadHalt => break Outcome::DeadHalt,
                 Exit::Halted => {
-                    if self.bus.intc.is_none() {
-                        break Outcome::DeadHalt;
+                    // Sleep until the next timer event (or a little while,
+                    // for host input), unless something is already pending.
+                    if self.bus.attention.get() == 0 {
+                        let now = self.clock.now();
+                        let wait = deadline
+                            .map_or(1_000_000, |d| d.saturating_sub(now))
+                            .min(1_000_000);
+                        if wait > 0 {
+                            std::thread::sleep(Duration::from_nanos(wait));
+                        }
                     }
-                    std::thread::sleep(Duration::from_micros(100));
                 }
             }
         };
-        for c in &self.consoles {
-            c.borrow_mut().flush();
-        }
+        self.flush();
         self.elapsed += start.elapsed();
         outcome
     }

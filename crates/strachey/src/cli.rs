@@ -1,27 +1,31 @@
 //! Argument parsing and the `run` and `demo` commands.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use devices::disk::{DiskImage, DiskMode};
 use devices::{DebugExit, Sink};
-use machine::{Config, DebugConSpec, Engine, Machine, Outcome};
-use std::path::PathBuf;
+use machine::{BootFrom, Config, DebugConSpec, Engine, Machine, Outcome};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Bad usage or input.
 pub const EXIT_USAGE: u8 = 2;
-/// Triple fault with `--no-reboot`.
+/// Triple fault or reset request with `--no-reboot`.
 pub const EXIT_TRIPLE_FAULT: u8 = 4;
 /// Halted with nothing to wake the CPU.
 pub const EXIT_DEAD_HALT: u8 = 6;
 /// `--timeout` expired.
 pub const EXIT_TIMEOUT: u8 = 8;
+/// A host failure while running.
+pub const EXIT_HOST: u8 = 10;
 
 /// The built-in demo ROM (assembled from test-roms/demo.asm).
 const DEMO_ROM: &[u8] = include_bytes!("../../../test-roms/prebuilt/demo.bin");
 
 const EXIT_HELP: &str = "\
 Exit status: (v<<1)|1 when the guest writes v to the debug-exit port 0xf4 \
-(as QEMU's isa-debug-exit); 2 bad usage or input; 4 triple fault with \
---no-reboot; 6 halted with nothing to wake the CPU; 8 timeout; 10 host failure.";
+(as QEMU's isa-debug-exit); 2 bad usage or input; 4 triple fault or reset \
+with --no-reboot; 6 halted with nothing to wake the CPU; 8 timeout; 10 host \
+failure.";
 
 #[derive(Parser, Debug)]
 #[command(name = "strachey", version, about = "A full-virtualization x86 PC emulator", after_help = EXIT_HELP)]
@@ -32,8 +36,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Run a machine from a BIOS ROM image.
-    Run(RunArgs),
+    /// Run a PC: SeaBIOS (or another BIOS ROM) and the given disks.
+    Run(Box<RunArgs>),
     /// Run the built-in demo ROM (no files needed).
     Demo {
         /// Print execution statistics at exit.
@@ -42,23 +46,69 @@ enum Cmd {
     },
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum BootArg {
+    /// The first hard disk.
+    C,
+    /// The floppy.
+    A,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DisplayArg {
+    /// No window: the text screen is shown in the terminal when stdout is one.
+    None,
+}
+
 #[derive(Args, Debug)]
 struct RunArgs {
     /// BIOS ROM image: a multiple of 64 KiB, mapped at the top of 4 GiB,
-    /// with its last 128 KiB also below 1 MiB.
+    /// with its last 128 KiB also below 1 MiB. Default: SeaBIOS from
+    /// firmware/seabios/ (see firmware/fetch.sh) or /usr/share/seabios.
     #[arg(long, value_name = "ROM")]
-    bios: PathBuf,
+    bios: Option<PathBuf>,
+    /// VGA BIOS image, exposed through the VGA's PCI ROM BAR. Default:
+    /// vgabios-stdvga.bin beside the default BIOS.
+    #[arg(long, value_name = "ROM")]
+    vga_bios: Option<PathBuf>,
     /// Guest RAM in MiB.
     #[arg(short = 'm', long = "memory", value_name = "MiB", default_value_t = 32)]
     memory: u64,
-    /// Execution engine.
-    #[arg(long, value_name = "ENGINE", default_value = "interp", value_parser = ["interp"])]
-    engine: String,
+    /// Hard-disk image (IDE primary master), raw.
+    #[arg(long, value_name = "IMG")]
+    hda: Option<PathBuf>,
+    /// Hard-disk image (IDE primary slave), raw.
+    #[arg(long, value_name = "IMG")]
+    hdb: Option<PathBuf>,
+    /// Floppy image (drive A): 1.44 MB or 2.88 MB (also 360K, 720K, 1.2M).
+    #[arg(long, value_name = "IMG")]
+    fda: Option<PathBuf>,
+    /// Boot from the hard disk (c) or the floppy (a).
+    #[arg(long, value_enum, default_value = "c")]
+    boot: BootArg,
+    /// Never write to the disk images: guest writes stay in memory.
+    #[arg(long)]
+    snapshot: bool,
+    /// COM1: `stdio`, `file:PATH` or `none`.
+    #[arg(long, value_name = "DEST", default_value = "none")]
+    serial: String,
     /// Capture bytes written to a port: `[PORT=]DEST`, DEST is `stdio` or
     /// `file:PATH`, PORT defaults to 0xe9. May be repeated.
     #[arg(long, value_name = "[PORT=]DEST")]
     debugcon: Vec<String>,
-    /// Stop at a triple fault instead of resetting.
+    /// Display.
+    #[arg(long, value_enum, default_value = "none")]
+    display: DisplayArg,
+    /// Write the final text screen to PATH at exit (UTF-8, one line per row).
+    #[arg(long, value_name = "PATH")]
+    screen_dump: Option<PathBuf>,
+    /// Type TEXT on the keyboard once the guest has enabled it (`\n` is Enter).
+    #[arg(long, value_name = "TEXT")]
+    keys: Option<String>,
+    /// Execution engine.
+    #[arg(long, value_name = "ENGINE", default_value = "interp", value_parser = ["interp"])]
+    engine: String,
+    /// Stop at a triple fault or reset request instead of resetting.
     #[arg(long)]
     no_reboot: bool,
     /// Stop after this many seconds of wall-clock time.
@@ -122,19 +172,10 @@ pub fn main() -> Result<u8, String> {
         }
     };
     match cli.cmd {
-        Cmd::Run(a) => run(a),
+        Cmd::Run(a) => run(*a),
         Cmd::Demo { stats } => {
-            let cfg = Config {
-                ram_mib: 16,
-                bios: DEMO_ROM.to_vec(),
-                engine: Engine::Interp,
-                debugcons: vec![DebugConSpec {
-                    port: 0xe9,
-                    sink: Sink::Stdout,
-                }],
-                debug_exit_port: 0xf4,
-                no_reboot: true,
-            };
+            let mut cfg = Config::minimal(DEMO_ROM.to_vec(), Sink::Stdout);
+            cfg.ram_mib = 16;
             let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
             let outcome = m.run(Some(Duration::from_secs(60)));
             if stats {
@@ -148,15 +189,89 @@ pub fn main() -> Result<u8, String> {
     }
 }
 
+/// Where the default firmware lives: `$STRACHEY_FIRMWARE`, the project's
+/// firmware/seabios/ (next to the source tree this binary was built from,
+/// or two levels above the binary), then Debian's /usr/share/seabios.
+fn firmware_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(d) = std::env::var_os("STRACHEY_FIRMWARE") {
+        dirs.push(PathBuf::from(d));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(root) = exe.parent().and_then(Path::parent).and_then(Path::parent) {
+            dirs.push(root.join("firmware/seabios"));
+        }
+    }
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../firmware/seabios"));
+    dirs.push(PathBuf::from("/usr/share/seabios"));
+    dirs
+}
+
+fn find_firmware(name: &str) -> Option<PathBuf> {
+    firmware_dirs()
+        .into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn read_rom(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    if path.is_dir() {
+        return Err(format!(
+            "{what} {} is a directory, not a ROM image",
+            path.display()
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
+}
+
+fn open_disk(path: &Path, floppy: bool, snapshot: bool) -> Result<DiskImage, String> {
+    let mode = if snapshot {
+        DiskMode::Snapshot
+    } else {
+        DiskMode::ReadWrite
+    };
+    let r = if floppy {
+        DiskImage::open_floppy(path, mode)
+    } else {
+        DiskImage::open_hard_disk(path, mode)
+    };
+    r.map_err(|e| e.to_string())
+}
+
 fn run(a: RunArgs) -> Result<u8, String> {
-    let bios = std::fs::read(&a.bios).map_err(|e| format!("cannot read BIOS {}: {e}", a.bios.display()))?;
+    let bios_path = match &a.bios {
+        Some(p) => p.clone(),
+        None => find_firmware("bios.bin").ok_or(
+            "no BIOS: give --bios ROM, or fetch SeaBIOS with firmware/fetch.sh (or apt-get install seabios)",
+        )?,
+    };
+    let bios = read_rom(&bios_path, "BIOS")?;
     if bios.is_empty() || !bios.len().is_multiple_of(0x10000) || bios.len() > 16 << 20 {
         return Err(format!(
             "BIOS {} is {} bytes; a ROM image must be a multiple of 64 KiB, at most 16 MiB",
-            a.bios.display(),
+            bios_path.display(),
             bios.len()
         ));
     }
+    let vga_bios = match &a.vga_bios {
+        Some(p) => Some(read_rom(p, "VGA BIOS")?),
+        None => {
+            let beside = bios_path
+                .parent()
+                .map(|d| d.join("vgabios-stdvga.bin"))
+                .filter(|p| p.is_file());
+            match beside.or_else(|| {
+                if a.bios.is_none() {
+                    find_firmware("vgabios-stdvga.bin")
+                } else {
+                    None
+                }
+            }) {
+                Some(p) => Some(read_rom(&p, "VGA BIOS")?),
+                None => None,
+            }
+        }
+    };
     if let Some(t) = a.timeout {
         if !(t > 0.0 && t.is_finite()) {
             return Err(format!("--timeout must be a positive number of seconds, not {t}"));
@@ -171,21 +286,58 @@ fn run(a: RunArgs) -> Result<u8, String> {
         "interp" => Engine::Interp,
         e => return Err(format!("unknown engine {e}")),
     };
+    let serial = devices::uart::open_backend(&a.serial).map_err(|e| format!("--serial {}: {e}", a.serial))?;
+    let hda = a
+        .hda
+        .as_deref()
+        .map(|p| open_disk(p, false, a.snapshot))
+        .transpose()?;
+    let hdb = a
+        .hdb
+        .as_deref()
+        .map(|p| open_disk(p, false, a.snapshot))
+        .transpose()?;
+    let fda = a
+        .fda
+        .as_deref()
+        .map(|p| open_disk(p, true, a.snapshot))
+        .transpose()?;
+    let _ = a.display;
     let cfg = Config {
         ram_mib: a.memory,
         bios,
+        vga_bios,
         engine,
+        hda,
+        hdb,
+        fda,
+        boot: if a.boot == BootArg::A {
+            BootFrom::Floppy
+        } else {
+            BootFrom::HardDisk
+        },
+        serial,
         debugcons,
-        debug_exit_port: 0xf4,
         no_reboot: a.no_reboot,
     };
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
+    if let Some(k) = &a.keys {
+        m.type_text(&k.replace("\\n", "\n"));
+    }
     let outcome = m.run(a.timeout.map(Duration::from_secs_f64));
+    if let Some(p) = &a.screen_dump {
+        let text = m.screen_text().unwrap_or_default();
+        if let Err(e) = std::fs::write(p, text) {
+            eprintln!("strachey: cannot write screen dump {}: {e}", p.display());
+            return Ok(EXIT_HOST);
+        }
+    }
     if a.stats {
         print_stats(&m);
     }
     match outcome {
         Outcome::TripleFault => eprintln!("strachey: triple fault (CPU shutdown) at {}", where_(&m)),
+        Outcome::Reset => eprintln!("strachey: the guest asked for a reset at {}", where_(&m)),
         Outcome::DeadHalt => eprintln!(
             "strachey: the CPU halted with nothing to wake it at {}",
             where_(&m)
@@ -208,7 +360,7 @@ fn where_(m: &Machine) -> String {
 fn exit_code(o: Outcome) -> u8 {
     match o {
         Outcome::DebugExit(v) => DebugExit::exit_status(v) as u8,
-        Outcome::TripleFault => EXIT_TRIPLE_FAULT,
+        Outcome::TripleFault | Outcome::Reset => EXIT_TRIPLE_FAULT,
         Outcome::DeadHalt => EXIT_DEAD_HALT,
         Outcome::Timeout => EXIT_TIMEOUT,
     }

@@ -99,7 +99,7 @@ fn bad_input_is_a_one_line_error() {
 
     let dir = std::env::temp_dir();
     let out = strachey(&["run", "--bios", dir.to_str().unwrap()]);
-    assert_usage_error(&out, "cannot read BIOS");
+    assert_usage_error(&out, "is a directory");
 
     let r = rom("ok.bin", &[0xfa, 0xf4]);
     assert_usage_error(

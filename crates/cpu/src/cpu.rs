@@ -334,8 +334,8 @@ impl Cpu {
 
     /// Decoded blocks of RAM pages that were written are dropped.
     pub(crate) fn handle_smc(&mut self, bus: &mut Bus) {
-        for page in bus.mem.take_smc_pages() {
-            self.stats.smc_invalidations += self.cache.invalidate_page(page);
+        for (page, mask) in bus.mem.take_smc_pages() {
+            self.stats.smc_invalidations += self.cache.invalidate(page, mask);
             self.end_block = true;
         }
     }

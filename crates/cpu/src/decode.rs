@@ -164,20 +164,35 @@ impl DecodeCache {
         self.front[i].as_ref().map(|(_, b)| b)
     }
 
-    /// Drop the blocks of physical page `page`; returns how many.
-    pub fn invalidate_page(&mut self, page: u64) -> u64 {
+    /// Drop the blocks of RAM page `page` that overlap the written code
+    /// granules `mask` (see `mem::CODE_GRANULE`); returns how many.
+    pub fn invalidate(&mut self, page: u64, mask: u64) -> u64 {
+        let Some(keys) = self.by_page.get_mut(&page) else {
+            return 0;
+        };
         let mut n = 0;
-        if let Some(keys) = self.by_page.remove(&page) {
-            for k in keys {
-                if let Some(b) = self.blocks.remove(&k) {
-                    b.valid.set(false);
-                    n += 1;
-                }
-                let i = Self::slot(&k);
-                if matches!(&self.front[i], Some((fk, _)) if *fk == k) {
-                    self.front[i] = None;
-                }
+        let blocks = &mut self.blocks;
+        let front = &mut self.front;
+        keys.retain(|k| {
+            let Some(b) = blocks.get(k) else { return false };
+            let lo = k.phys & mem::PAGE_MASK;
+            let hi = (lo + u64::from(b.last_eip.wrapping_sub(k.eip))).min(mem::PAGE_MASK);
+            let g = mem::CODE_GRANULE;
+            let covered = (lo / g..=hi / g).fold(0u64, |m, i| m | 1 << i);
+            if covered & mask == 0 {
+                return true;
             }
+            b.valid.set(false);
+            blocks.remove(k);
+            let i = Self::slot(k);
+            if matches!(&front[i], Some((fk, _)) if fk == k) {
+                front[i] = None;
+            }
+            n += 1;
+            false
+        });
+        if keys.is_empty() {
+            self.by_page.remove(&page);
         }
         n
     }
@@ -253,7 +268,8 @@ pub(crate) fn fetch_block(cpu: &mut Cpu, bus: &mut Bus) -> Res<Rc<Block>> {
     }
     let block = Rc::new(Block::new(insns, last_eip));
     cpu.stats.blocks_decoded += 1;
-    if bus.mem.mark_code(phys) {
+    let bytes = u64::from(last_eip.wrapping_sub(eip)) + 1;
+    if bus.mem.mark_code(phys, bytes) {
         cpu.tlb.write_protect_phys(phys);
     }
     if matches!(bus.mem.region(phys), mem::Region::Ram(_) | mem::Region::Rom(_)) {

@@ -29,6 +29,6 @@ mod tlb;
 pub use addr::{PhysAddr, Port, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE};
 pub use attention::Attention;
 pub use bus::{MmioDevice, PortBus, PortDevice, Shared};
-pub use phys::{Dma, MemError, PhysMemory, Region, ShadowControl, BIOS_ALIAS_SIZE};
+pub use phys::{Dma, MemError, PhysMemory, Region, ShadowControl, BIOS_ALIAS_SIZE, CODE_GRANULE};
 pub use ram::GuestRam;
 pub use tlb::{Tlb, TlbEntry, TLB_SIZE};

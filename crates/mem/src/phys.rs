@@ -88,28 +88,50 @@ pub struct PhysMemory {
     generation: u64,
 }
 
-/// Code-page bookkeeping for self-modifying code.
+/// Bytes per code-tracking granule: a write to a page that holds code only
+/// disturbs the code in the granules it touches, so data next to code (the
+/// common case in BIOSes and DOS programs) does not throw away the page's
+/// decoded blocks.
+pub const CODE_GRANULE: u64 = 64;
+
+/// Code bookkeeping for self-modifying code.
 #[derive(Debug)]
 struct CodeTracker {
-    /// One byte per RAM page: non-zero when decoded or translated code
-    /// depends on the page.
-    pages: Vec<u8>,
-    /// RAM pages that held code and were written since the CPU last looked.
-    written: Vec<u64>,
+    /// Per RAM page, one bit per 64-byte granule that decoded or translated
+    /// code depends on.
+    pages: Vec<u64>,
+    /// (RAM page, granules) that held code and were written since the CPU
+    /// last looked.
+    written: Vec<(u64, u64)>,
+}
+
+/// The granules of a page covered by bytes `lo..=hi` (offsets in the page).
+#[inline]
+fn granules(lo: u64, hi: u64) -> u64 {
+    let (a, b) = (lo / CODE_GRANULE, hi / CODE_GRANULE);
+    let upper = if b >= 63 { u64::MAX } else { (1u64 << (b + 1)) - 1 };
+    upper & !((1u64 << a) - 1)
 }
 
 impl CodeTracker {
     /// Note a write to RAM bytes `off..off+len`.
     #[inline]
     fn wrote(&mut self, off: u64, len: u64) {
-        let first = off >> PAGE_SHIFT;
-        let last = (off + len.max(1) - 1) >> PAGE_SHIFT;
-        for p in first..=last {
-            if let Some(b) = self.pages.get_mut(p as usize) {
-                if *b != 0 {
-                    *b = 0;
-                    self.written.push(p);
-                }
+        let end = off + len.max(1) - 1;
+        for p in (off >> PAGE_SHIFT)..=(end >> PAGE_SHIFT) {
+            let Some(bits) = self.pages.get_mut(p as usize) else {
+                continue;
+            };
+            if *bits == 0 {
+                continue;
+            }
+            let base = p << PAGE_SHIFT;
+            let lo = off.max(base) - base;
+            let hi = end.min(base + PAGE_SIZE - 1) - base;
+            let hit = *bits & granules(lo, hi);
+            if hit != 0 {
+                *bits &= !hit;
+                self.written.push((p, hit));
             }
         }
     }
@@ -476,16 +498,18 @@ impl PhysMemory {
         b
     }
 
-    /// Note that code was decoded from the RAM page holding `addr`. Returns
-    /// true if the page was not marked before (the caller must then drop
-    /// any writable TLB entries to it).
-    pub fn mark_code(&mut self, addr: PhysAddr) -> bool {
+    /// Note that code was decoded from the `len` bytes at `addr` (within one
+    /// page). Returns true if the page held no code before (the caller must
+    /// then drop any writable TLB entries to it).
+    pub fn mark_code(&mut self, addr: PhysAddr, len: u64) -> bool {
         match self.region(addr) {
             Region::Ram(off) => {
                 let mut code = self.code.borrow_mut();
                 let p = &mut code.pages[(off >> PAGE_SHIFT) as usize];
                 let new = *p == 0;
-                *p = 1;
+                let lo = off & (PAGE_SIZE - 1);
+                let hi = (lo + len.max(1) - 1).min(PAGE_SIZE - 1);
+                *p |= granules(lo, hi);
                 new
             }
             _ => false,
@@ -506,8 +530,9 @@ impl PhysMemory {
         !self.code.borrow().written.is_empty()
     }
 
-    /// RAM page numbers (RAM offset >> 12) that held code and were written.
-    pub fn take_smc_pages(&mut self) -> Vec<u64> {
+    /// Code that was written: (RAM page number, mask of the written
+    /// granules of [`CODE_GRANULE`] bytes that held code).
+    pub fn take_smc_pages(&mut self) -> Vec<(u64, u64)> {
         std::mem::take(&mut self.code.borrow_mut().written)
     }
 }
@@ -594,10 +619,10 @@ mod tests {
         let mut m = PhysMemory::new(2).unwrap();
         m.load_bios(&[0x11; 0x10000]).unwrap();
         let dma = m.dma();
-        m.mark_code(PhysAddr(0x3000));
+        m.mark_code(PhysAddr(0x3000), 16);
         dma.write(PhysAddr(0x2ffe), &[1, 2, 3, 4]);
         assert_eq!(m.read_le::<4>(PhysAddr(0x2ffe)), [1, 2, 3, 4]);
-        assert_eq!(m.take_smc_pages(), vec![3]);
+        assert_eq!(m.take_smc_pages(), vec![(3, 1)]);
         dma.write(PhysAddr(0xffff0), &[9]);
         assert_eq!(m.read_le::<1>(PhysAddr(0xffff0)), [0x11], "not through to ROM");
         let mut b = [0u8; 2];
@@ -640,12 +665,17 @@ mod tests {
         m.write(PhysAddr(0xfee0_0000), &[7]);
         assert_eq!(m.read_le::<1>(PhysAddr(0xfee0_0001)), [8]);
 
-        assert!(m.mark_code(PhysAddr(0x1234)));
-        assert!(!m.mark_code(PhysAddr(0x1000)));
+        assert!(m.mark_code(PhysAddr(0x1234), 10));
+        assert!(!m.mark_code(PhysAddr(0x1fc0), 64));
         m.write(PhysAddr(0x2000), &[1]);
         assert!(!m.smc_pending());
+        m.write(PhysAddr(0x1300), &[1]);
+        assert!(!m.smc_pending(), "data next to code in the same page is not code");
         m.write(PhysAddr(0x1fff), &[1, 2]);
-        assert_eq!(m.take_smc_pages(), vec![1]);
+        assert_eq!(m.take_smc_pages(), vec![(1, 1 << 63)]);
+        assert!(m.is_code(PhysAddr(0x1000)), "the code at 0x1234 is still there");
+        m.write(PhysAddr(0x123c), &[0; 8]);
+        assert_eq!(m.take_smc_pages(), vec![(1, 1 << 8)]);
         assert!(!m.is_code(PhysAddr(0x1000)));
     }
 }

@@ -210,7 +210,7 @@ mod tests {
         tlb.flush_page(0x40001000);
         assert_eq!(tlb.read::<1>(0x40001000, Tlb::SUP_READ), None);
 
-        mem.mark_code(PhysAddr(0x6000));
+        mem.mark_code(PhysAddr(0x6000), 1);
         tlb.fill(&mem, 0x6000, PhysAddr(0x6000), 0xf, true);
         assert!(
             !tlb.write(0x6000, Tlb::SUP_WRITE, [1]),

@@ -53,6 +53,12 @@ pub struct Cpu {
     /// The current block must end after this instruction (a mode change, a
     /// write to its own code, an interrupt shadow...).
     pub(crate) end_block: bool,
+    /// A linear address to watch for: when a block starting there is looked
+    /// up, `watch_hit` is set (the board uses it to notice that the boot
+    /// sector at 0000:7C00 started).
+    pub watch: Option<u32>,
+    /// The watched address was reached.
+    pub watch_hit: bool,
     /// Decode-time operand summary of the instruction being executed.
     pub(crate) cur: crate::interp::ops::Pre,
     /// The block that just ran to its end without anything that could
@@ -87,6 +93,8 @@ impl Cpu {
             tlb: Tlb::new(),
             cache: DecodeCache::default(),
             end_block: false,
+            watch: None,
+            watch_hit: false,
             cur: crate::interp::ops::Pre::default(),
             prev_block: None,
             prev_cs: (0, 0),

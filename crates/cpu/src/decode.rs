@@ -206,6 +206,9 @@ pub(crate) fn fetch_block(cpu: &mut Cpu, bus: &mut Bus) -> Res<Rc<Block>> {
         return Err(Fault::GP0);
     }
     let lin = cs.base.wrapping_add(eip);
+    if cpu.watch == Some(lin) {
+        cpu.watch_hit = true;
+    }
     let user = cpu.user_mode();
     let phys = cpu.translate(bus, lin, Access::Exec, user)?;
     let phys = bus.mem.mask_a20(phys);

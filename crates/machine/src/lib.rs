@@ -54,6 +54,8 @@ const SLICE: u64 = 1 << 16;
 /// Where PCI memory BARs may be placed (below the I/O APIC page, as SeaBIOS
 /// assigns them).
 const PCI_HOLE_END: u64 = 0xFEC0_0000;
+/// Where the BIOS loads and starts the boot sector.
+const BOOT_SECTOR: u32 = 0x7c00;
 /// Time between typed keys for `--keys`.
 const KEY_INTERVAL: Duration = Duration::from_millis(20);
 
@@ -169,6 +171,8 @@ pub enum Outcome {
     DeadHalt,
     /// The wall-clock limit passed.
     Timeout,
+    /// The user (or the host side) asked to stop.
+    Quit,
 }
 
 /// The CPU's view of the 8259 pair.
@@ -475,10 +479,13 @@ impl Machine {
         self.dev.vga.borrow().text_dump()
     }
 
-    /// Type `text` on the keyboard once the guest has enabled it (see
-    /// `--keys`). Characters without a key are ignored.
+    /// Type `text` on the keyboard once the guest's boot sector has started
+    /// (the CPU reached 0000:7C00) and the keyboard is enabled (see
+    /// `--keys`). Keys typed during the BIOS's POST could be lost, as on a
+    /// real PC. Characters without a key are ignored.
     pub fn type_text(&mut self, text: &str) {
         self.keys.extend(text.bytes().filter_map(Key::from_ascii));
+        self.cpu.watch = Some(BOOT_SECTOR);
     }
 
     /// Press and release `key` now (with Shift around it if `shift`).
@@ -498,7 +505,7 @@ impl Machine {
         if self.keys.is_empty() {
             return;
         }
-        let ready = {
+        let ready = self.cpu.watch_hit && {
             let k = self.dev.kbd.borrow();
             k.keyboard().scanning() && k.ctr() & 1 != 0
         };
@@ -568,15 +575,14 @@ impl Machine {
         }
     }
 
-    /// Run until the guest ends the run or `timeout` passes. `tick` is
-    /// called between slices (for a live display); returning false stops
-    /// the run with [`Outcome::Timeout`]... see `run_with`.
+    /// Run until the guest ends the run or `timeout` passes.
     pub fn run(&mut self, timeout: Option<Duration>) -> Outcome {
         self.run_with(timeout, |_| true)
     }
 
-    /// [`Machine::run`] with a callback between slices; the run stops
-    /// (as a timeout) when it returns false.
+    /// [`Machine::run`] with a callback between slices (a live display,
+    /// host input); the run stops with [`Outcome::Quit`] when it returns
+    /// false.
     pub fn run_with(
         &mut self,
         timeout: Option<Duration>,
@@ -584,8 +590,11 @@ impl Machine {
     ) -> Outcome {
         let start = Instant::now();
         let outcome = loop {
-            if timeout.is_some_and(|t| start.elapsed() >= t) || !tick(self) {
+            if timeout.is_some_and(|t| start.elapsed() >= t) {
                 break Outcome::Timeout;
+            }
+            if !tick(self) {
+                break Outcome::Quit;
             }
             let deadline = self.service_timers();
             self.feed_keys();

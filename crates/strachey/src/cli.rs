@@ -1,11 +1,12 @@
 //! Argument parsing and the `run` and `demo` commands.
 
+use crate::console::{Console, ConsoleEvent};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use devices::disk::{DiskImage, DiskMode};
 use devices::{DebugExit, Sink};
 use machine::{BootFrom, Config, DebugConSpec, Engine, Machine, Outcome};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Bad usage or input.
 pub const EXIT_USAGE: u8 = 2;
@@ -23,9 +24,9 @@ const DEMO_ROM: &[u8] = include_bytes!("../../../test-roms/prebuilt/demo.bin");
 
 const EXIT_HELP: &str = "\
 Exit status: (v<<1)|1 when the guest writes v to the debug-exit port 0xf4 \
-(as QEMU's isa-debug-exit); 2 bad usage or input; 4 triple fault or reset \
-with --no-reboot; 6 halted with nothing to wake the CPU; 8 timeout; 10 host \
-failure.";
+(as QEMU's isa-debug-exit); 0 quit from the console (Ctrl-] q); 2 bad usage \
+or input; 4 triple fault or reset with --no-reboot; 6 halted with nothing to \
+wake the CPU; 8 timeout; 10 host failure.";
 
 #[derive(Parser, Debug)]
 #[command(name = "strachey", version, about = "A full-virtualization x86 PC emulator", after_help = EXIT_HELP)]
@@ -102,7 +103,8 @@ struct RunArgs {
     /// Write the final text screen to PATH at exit (UTF-8, one line per row).
     #[arg(long, value_name = "PATH")]
     screen_dump: Option<PathBuf>,
-    /// Type TEXT on the keyboard once the guest has enabled it (`\n` is Enter).
+    /// Type TEXT on the keyboard once the boot sector has started and the
+    /// keyboard is enabled (`\n` is Enter).
     #[arg(long, value_name = "TEXT")]
     keys: Option<String>,
     /// Execution engine.
@@ -324,7 +326,15 @@ fn run(a: RunArgs) -> Result<u8, String> {
     if let Some(k) = &a.keys {
         m.type_text(&k.replace("\\n", "\n"));
     }
-    let outcome = m.run(a.timeout.map(Duration::from_secs_f64));
+    // The live text console, as QEMU's curses display: only when stdout is
+    // a terminal that nothing else writes to.
+    let stdout_busy = a.serial == "stdio" || a.debugcon.iter().any(|d| d.ends_with("stdio"));
+    let mut console = if stdout_busy { None } else { Console::open()? };
+    let outcome = match console.as_mut() {
+        None => m.run(a.timeout.map(Duration::from_secs_f64)),
+        Some(con) => run_with_console(&mut m, con, a.timeout.map(Duration::from_secs_f64)),
+    };
+    drop(console);
     if let Some(p) = &a.screen_dump {
         let text = m.screen_text().unwrap_or_default();
         if let Err(e) = std::fs::write(p, text) {
@@ -347,9 +357,42 @@ fn run(a: RunArgs) -> Result<u8, String> {
             m.elapsed.as_secs_f64(),
             where_(&m)
         ),
-        Outcome::DebugExit(_) => {}
+        Outcome::DebugExit(_) | Outcome::Quit => {}
     }
     Ok(exit_code(outcome))
+}
+
+/// Run with the terminal console: redraw the screen when it changed (at
+/// most every 16 ms), pass typed keys to the keyboard, stop on the quit chord.
+fn run_with_console(m: &mut Machine, con: &mut Console, timeout: Option<Duration>) -> Outcome {
+    let mut shown = u64::MAX;
+    let mut last = Instant::now() - Duration::from_secs(1);
+    let mut quit = false;
+    m.run_with(timeout, |m| {
+        for ev in con.poll_keys() {
+            match ev {
+                ConsoleEvent::Quit => quit = true,
+                ev => {
+                    let kbd = m.keyboard().clone();
+                    let mut kbd = kbd.borrow_mut();
+                    for (k, down) in ev.strokes() {
+                        if down {
+                            kbd.press(k);
+                        } else {
+                            kbd.release(k);
+                        }
+                    }
+                }
+            }
+        }
+        let generation = m.vga().borrow().display_generation();
+        if generation != shown && last.elapsed() >= Duration::from_millis(16) {
+            con.render_vga(&m.vga().borrow());
+            shown = generation;
+            last = Instant::now();
+        }
+        !quit
+    })
 }
 
 fn where_(m: &Machine) -> String {
@@ -363,6 +406,7 @@ fn exit_code(o: Outcome) -> u8 {
         Outcome::TripleFault | Outcome::Reset => EXIT_TRIPLE_FAULT,
         Outcome::DeadHalt => EXIT_DEAD_HALT,
         Outcome::Timeout => EXIT_TIMEOUT,
+        Outcome::Quit => 0,
     }
 }
 

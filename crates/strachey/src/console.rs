@@ -6,9 +6,15 @@
 //! What it does:
 //! - puts the terminal into raw mode (no echo, no line editing, ^C and ^Z
 //!   are keys for the guest; output processing is left on) and onto the
-//!   alternate screen, and puts everything back on drop, on a panic (a panic
-//!   hook), on `process::exit` (an `atexit` handler) and on SIGTERM, SIGHUP,
-//!   SIGINT and SIGQUIT sent from outside (when nobody else handles them);
+//!   alternate screen, and puts everything back on drop, including the
+//!   drop while a panic unwinds (a panic hook restores the terminal first,
+//!   so that the message lands on the main screen). SIGTERM, SIGHUP,
+//!   SIGINT and SIGQUIT sent from outside become a [`ConsoleEvent::Quit`]
+//!   (seen by a thread through `signal-hook`), so the run ends normally and
+//!   the drop restores the terminal; a second one before that restores it
+//!   and ends the process as the signal would have. Nothing restores it on
+//!   `process::exit`, which skips destructors: the emulator never exits
+//!   while the console is open;
 //! - draws the text screen with ANSI escapes: the attribute's 16 colours
 //!   (foreground in bits 0–3, background in 4–6, bit 7 blink or bright
 //!   background as the attribute controller's blink bit says), as ANSI
@@ -40,15 +46,19 @@
 //! ([`cursor_visible`]) — take and return plain values so they are tested
 //! without a terminal; [`Console`] only adds the terminal I/O.
 
-// termios, poll, read, ioctl, atexit and signal handlers go through libc.
-#![allow(unsafe_code)]
-
 use devices::ps2kbd::Key;
 use devices::vga::{cp437_to_char, Cell, DisplayMode, TextScreen, Vga};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::termios::{
+    isatty, tcgetattr, tcgetwinsize, tcsetattr, ControlModes, InputModes, LocalModes, OptionalActions,
+    SpecialCodeIndex, Termios,
+};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::iterator::Signals;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Once, OnceLock};
+use std::sync::{Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long a lone ESC waits for the rest of an escape sequence before it
@@ -76,7 +86,8 @@ pub enum ConsoleEvent {
         /// Hold Alt.
         alt: bool,
     },
-    /// The user typed the quit chord (Ctrl-] q).
+    /// The user typed the quit chord (Ctrl-] q), or the process was sent
+    /// SIGTERM, SIGHUP, SIGINT or SIGQUIT while the console was open.
     Quit,
 }
 
@@ -112,13 +123,23 @@ impl ConsoleEvent {
     /// event: modifiers down (Ctrl, Alt, Shift), the key down and up, the
     /// modifiers up in reverse order. Empty for [`ConsoleEvent::Quit`].
     pub fn strokes(&self) -> Vec<(Key, bool)> {
-        let ConsoleEvent::Key { key, shift, ctrl, alt } = *self else {
+        let ConsoleEvent::Key {
+            key,
+            shift,
+            ctrl,
+            alt,
+        } = *self
+        else {
             return Vec::new();
         };
-        let mods: Vec<Key> = [(ctrl, Key::ControlLeft), (alt, Key::AltLeft), (shift, Key::ShiftLeft)]
-            .into_iter()
-            .filter_map(|(on, k)| on.then_some(k))
-            .collect();
+        let mods: Vec<Key> = [
+            (ctrl, Key::ControlLeft),
+            (alt, Key::AltLeft),
+            (shift, Key::ShiftLeft),
+        ]
+        .into_iter()
+        .filter_map(|(on, k)| on.then_some(k))
+        .collect();
         let mut v: Vec<(Key, bool)> = mods.iter().map(|&k| (k, true)).collect();
         v.push((key, true));
         v.push((key, false));
@@ -367,12 +388,12 @@ pub fn mode_notice(mode: DisplayMode) -> Option<String> {
     match mode {
         DisplayMode::Text { .. } => None,
         DisplayMode::Blank => Some(String::new()),
-        DisplayMode::Graphics { width, height } => {
-            Some(format!("[graphics mode {width}x{height} \u{2014} use --display sdl]"))
-        }
-        DisplayMode::Vbe { width, height, bpp } => {
-            Some(format!("[VBE mode {width}x{height}x{bpp} \u{2014} use --display sdl]"))
-        }
+        DisplayMode::Graphics { width, height } => Some(format!(
+            "[graphics mode {width}x{height} \u{2014} use --display sdl]"
+        )),
+        DisplayMode::Vbe { width, height, bpp } => Some(format!(
+            "[VBE mode {width}x{height}x{bpp} \u{2014} use --display sdl]"
+        )),
     }
 }
 
@@ -381,8 +402,12 @@ pub fn mode_notice(mode: DisplayMode) -> Option<String> {
 /// The key and Shift state that type printable ASCII `c` on a US layout.
 pub fn ascii_key(c: u8) -> Option<(Key, bool)> {
     use Key::*;
-    const LETTERS: [Key; 26] = [A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T, U, V, W, X, Y, Z];
-    const DIGITS: [Key; 10] = [Digit0, Digit1, Digit2, Digit3, Digit4, Digit5, Digit6, Digit7, Digit8, Digit9];
+    const LETTERS: [Key; 26] = [
+        A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T, U, V, W, X, Y, Z,
+    ];
+    const DIGITS: [Key; 10] = [
+        Digit0, Digit1, Digit2, Digit3, Digit4, Digit5, Digit6, Digit7, Digit8, Digit9,
+    ];
     Some(match c {
         b'a'..=b'z' => (LETTERS[usize::from(c - b'a')], false),
         b'A'..=b'Z' => (LETTERS[usize::from(c - b'A')], true),
@@ -427,7 +452,9 @@ pub fn ascii_key(c: u8) -> Option<(Key, bool)> {
 /// The key a single byte types, or `None` for bytes with no key (non-ASCII).
 fn byte_key(b: u8) -> Option<ConsoleEvent> {
     use Key::*;
-    const LETTERS: [Key; 26] = [A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T, U, V, W, X, Y, Z];
+    const LETTERS: [Key; 26] = [
+        A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T, U, V, W, X, Y, Z,
+    ];
     Some(match b {
         // Raw mode leaves CR as CR; LF comes from pasted text.
         b'\r' | b'\n' => ConsoleEvent::key(Enter),
@@ -570,9 +597,10 @@ fn step(buf: &[u8], timed_out: bool) -> Step {
             // The Linux console's F1–F5: ESC [ [ A..E.
             if buf.get(2) == Some(&b'[') {
                 return match buf.get(3) {
-                    Some(&c @ b'A'..=b'E') => {
-                        Step::Done(4, Some(ConsoleEvent::key([F1, F2, F3, F4, F5][usize::from(c - b'A')])))
-                    }
+                    Some(&c @ b'A'..=b'E') => Step::Done(
+                        4,
+                        Some(ConsoleEvent::key([F1, F2, F3, F4, F5][usize::from(c - b'A')])),
+                    ),
                     Some(_) => Step::Done(4, None),
                     None if timed_out => alt(2),
                     None => Step::NeedMore,
@@ -601,7 +629,9 @@ fn step(buf: &[u8], timed_out: bool) -> Step {
             match buf[2..].iter().position(|b| !b.is_ascii_digit()) {
                 Some(i) => {
                     let fin = buf[2 + i];
-                    let modifier = std::str::from_utf8(&buf[2..2 + i]).ok().and_then(|s| s.parse().ok());
+                    let modifier = std::str::from_utf8(&buf[2..2 + i])
+                        .ok()
+                        .and_then(|s| s.parse().ok());
                     let key = match fin {
                         b'A' => Some(ArrowUp),
                         b'B' => Some(ArrowDown),
@@ -709,9 +739,6 @@ impl InputParser {
 
 // ---- The terminal -----------------------------------------------------------
 
-const STDIN: libc::c_int = libc::STDIN_FILENO;
-const STDOUT: libc::c_int = libc::STDOUT_FILENO;
-
 /// Alternate screen, autowrap off (a character in the last column must not
 /// scroll), cursor hidden, screen cleared.
 const ENTER: &str = "\x1b[?1049h\x1b[?7l\x1b[?25l\x1b[0m\x1b[2J\x1b[H";
@@ -719,47 +746,62 @@ const ENTER: &str = "\x1b[?1049h\x1b[?7l\x1b[?25l\x1b[0m\x1b[2J\x1b[H";
 /// screen back.
 const LEAVE: &str = "\x1b[0m\x1b[0 q\x1b[?25h\x1b[?7h\x1b[?1049l";
 
+/// The signals that ask the process to end and that the console turns into
+/// [`ConsoleEvent::Quit`] while it is open.
+const TERMINATE_SIGNALS: [i32; 4] = [SIGTERM, SIGHUP, SIGINT, SIGQUIT];
+
 /// A console is active: the terminal needs restoring. Swapped to false by
-/// whoever restores first (drop, panic hook, exit handler, signal handler).
+/// whoever restores first (drop, the panic hook or the signal watcher).
 static ACTIVE: AtomicBool = AtomicBool::new(false);
-/// The terminal settings to restore (set once, read from signal handlers,
-/// which is why it is not behind a lock).
-static ORIGINAL: OnceLock<libc::termios> = OnceLock::new();
+/// The terminal settings to restore, taken when the console opened.
+static ORIGINAL: Mutex<Option<Termios>> = Mutex::new(None);
+/// One of [`TERMINATE_SIGNALS`] arrived while a console was open; set by
+/// the signal watcher, read by [`Console::poll_keys`].
+static TERMINATE: AtomicBool = AtomicBool::new(false);
 static HOOKS: Once = Once::new();
 
-/// Put the terminal back as it was. Async-signal-safe: an atomic swap,
-/// `write` and `tcsetattr`.
+/// Put the terminal back as it was.
 fn restore_terminal() {
     if !ACTIVE.swap(false, Ordering::SeqCst) {
         return;
     }
-    // SAFETY: LEAVE is a live buffer of LEAVE.len() bytes; a short or
-    // failed write leaves the terminal no worse than before.
-    unsafe { libc::write(STDOUT, LEAVE.as_ptr().cast(), LEAVE.len()) };
-    if let Some(t) = ORIGINAL.get() {
-        // SAFETY: `t` is a termios filled in by tcgetattr on this terminal.
-        unsafe { libc::tcsetattr(STDIN, libc::TCSANOW, t) };
+    // Straight to the descriptor rather than through `Stdout`, whose lock
+    // another thread may hold when this runs from the panic hook or the
+    // signal watcher. A failed write leaves the terminal no worse than
+    // before.
+    let mut leave = LEAVE.as_bytes();
+    while !leave.is_empty() {
+        match rustix::io::write(std::io::stdout(), leave) {
+            Ok(n) if n > 0 => leave = &leave[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            _ => break,
+        }
+    }
+    let original = ORIGINAL.lock().unwrap_or_else(PoisonError::into_inner).take();
+    if let Some(t) = original {
+        let _ = tcsetattr(std::io::stdin(), OptionalActions::Now, &t);
     }
 }
 
-extern "C" fn restore_at_exit() {
-    restore_terminal();
-}
-
-extern "C" fn restore_on_signal(sig: libc::c_int) {
-    restore_terminal();
-    // SAFETY: resetting a disposition and raising a signal are
-    // async-signal-safe; the default action then ends the process as the
-    // signal would have.
-    unsafe {
-        libc::signal(sig, libc::SIG_DFL);
-        libc::raise(sig);
+/// What the signal watcher does with terminate signal `sig`: the first
+/// while a console is open is a request for [`Console::poll_keys`] to
+/// answer; a second (the machine has not stopped yet), or one with no
+/// console open, restores the terminal and ends the process as the
+/// signal's default action would.
+fn on_terminate_signal(sig: i32) {
+    if ACTIVE.load(Ordering::SeqCst) && !TERMINATE.swap(true, Ordering::SeqCst) {
+        return;
     }
+    restore_terminal();
+    let _ = signal_hook::low_level::emulate_default_handler(sig);
 }
 
-/// Restore the terminal on a panic (before the message is printed, so it
-/// lands on the main screen), on `exit` and on fatal signals nobody else
-/// handles. Installed once per process.
+/// Restore the terminal on a panic, before the message is printed so that
+/// it lands on the main screen (dropping the console while unwinding would
+/// be too late: the message would go to the alternate screen and vanish
+/// with it); and watch for the terminate signals on a thread of their own
+/// (`signal-hook`'s handler only writes to a pipe; the thread does the
+/// rest outside signal context). Installed once per process.
 fn install_hooks() {
     HOOKS.call_once(|| {
         let previous = std::panic::take_hook();
@@ -767,39 +809,44 @@ fn install_hooks() {
             restore_terminal();
             previous(info);
         }));
-        // SAFETY: registers a plain function with no arguments; failure
-        // (the table is full) only loses this safety net.
-        unsafe { libc::atexit(restore_at_exit) };
-        for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
-            // SAFETY: a zeroed sigaction is a valid value (empty mask, no
-            // flags); the query passes a null new action.
-            let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
-            // SAFETY: as above.
-            let queried = unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } == 0;
-            if queried && old.sa_sigaction == libc::SIG_DFL {
-                // SAFETY: a zeroed sigaction is a valid value.
-                let mut new: libc::sigaction = unsafe { std::mem::zeroed() };
-                new.sa_sigaction = restore_on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-                // SAFETY: both pointers are to live sigaction values; the
-                // handler only calls async-signal-safe functions.
-                unsafe { libc::sigaction(sig, &new, std::ptr::null_mut()) };
-            }
+        // Failing to register or to start the thread only loses this
+        // safety net.
+        if let Ok(mut signals) = Signals::new(TERMINATE_SIGNALS) {
+            let _ = std::thread::Builder::new()
+                .name("console-signals".into())
+                .spawn(move || signals.forever().for_each(on_terminate_signal));
         }
     });
 }
 
 /// The terminal's (columns, rows), or 80×25 when it does not say.
 fn terminal_size() -> (usize, usize) {
-    // SAFETY: a zeroed winsize is a valid value.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ writes one winsize through the pointer, which is
-    // to a live value.
-    let rc = unsafe { libc::ioctl(STDOUT, libc::TIOCGWINSZ, &mut ws) };
-    if rc == 0 && ws.ws_col > 0 && ws.ws_row > 0 {
-        (usize::from(ws.ws_col), usize::from(ws.ws_row))
-    } else {
-        (80, 25)
+    match tcgetwinsize(std::io::stdout()) {
+        Ok(ws) if ws.ws_col > 0 && ws.ws_row > 0 => (usize::from(ws.ws_col), usize::from(ws.ws_row)),
+        _ => (80, 25),
     }
+}
+
+/// The raw mode the console reads keys in: as `cfmakeraw`, but keeping
+/// output processing (OPOST, so a newline written by anyone still returns
+/// the carriage), and reads return at once with whatever is there.
+fn raw_mode(original: &Termios) -> Termios {
+    let mut raw = original.clone();
+    raw.input_modes &= !(InputModes::IGNBRK
+        | InputModes::BRKINT
+        | InputModes::PARMRK
+        | InputModes::ISTRIP
+        | InputModes::INLCR
+        | InputModes::IGNCR
+        | InputModes::ICRNL
+        | InputModes::IXON);
+    raw.local_modes &=
+        !(LocalModes::ECHO | LocalModes::ECHONL | LocalModes::ICANON | LocalModes::ISIG | LocalModes::IEXTEN);
+    raw.control_modes &= !(ControlModes::CSIZE | ControlModes::PARENB);
+    raw.control_modes |= ControlModes::CS8;
+    raw.special_codes[SpecialCodeIndex::VMIN] = 0;
+    raw.special_codes[SpecialCodeIndex::VTIME] = 0;
+    raw
 }
 
 /// What was last drawn, to draw again after the terminal is resized.
@@ -829,45 +876,22 @@ impl Console {
     /// caller runs without a live display). Keys are read only when stdin is
     /// a terminal too.
     pub fn open() -> Result<Option<Console>, String> {
-        // SAFETY: isatty only inspects the descriptor.
-        if unsafe { libc::isatty(STDOUT) } != 1 {
+        if !isatty(std::io::stdout()) {
             return Ok(None);
         }
         if ACTIVE.load(Ordering::SeqCst) {
             return Err("the terminal console is already open".into());
         }
-        // SAFETY: as above.
-        let input = unsafe { libc::isatty(STDIN) } == 1;
+        let input = isatty(std::io::stdin());
         install_hooks();
+        TERMINATE.store(false, Ordering::SeqCst);
         if input {
-            // SAFETY: a zeroed termios is a valid value for tcgetattr to fill.
-            let mut original: libc::termios = unsafe { std::mem::zeroed() };
-            // SAFETY: tcgetattr writes one termios through a live pointer.
-            if unsafe { libc::tcgetattr(STDIN, &mut original) } != 0 {
-                return Err(format!("cannot read the terminal settings: {}", std::io::Error::last_os_error()));
-            }
-            let _ = ORIGINAL.set(original);
-            let mut raw = original;
-            // As cfmakeraw, but keeping output processing (OPOST, so a
-            // newline written by anyone still returns the carriage).
-            raw.c_iflag &= !(libc::IGNBRK
-                | libc::BRKINT
-                | libc::PARMRK
-                | libc::ISTRIP
-                | libc::INLCR
-                | libc::IGNCR
-                | libc::ICRNL
-                | libc::IXON);
-            raw.c_lflag &= !(libc::ECHO | libc::ECHONL | libc::ICANON | libc::ISIG | libc::IEXTEN);
-            raw.c_cflag &= !(libc::CSIZE | libc::PARENB);
-            raw.c_cflag |= libc::CS8;
-            // Reads return at once with whatever is there.
-            raw.c_cc[libc::VMIN] = 0;
-            raw.c_cc[libc::VTIME] = 0;
-            // SAFETY: `raw` is a valid termios derived from the current one.
-            if unsafe { libc::tcsetattr(STDIN, libc::TCSANOW, &raw) } != 0 {
-                return Err(format!("cannot set the terminal to raw mode: {}", std::io::Error::last_os_error()));
-            }
+            let original =
+                tcgetattr(std::io::stdin()).map_err(|e| format!("cannot read the terminal settings: {e}"))?;
+            let raw = raw_mode(&original);
+            *ORIGINAL.lock().unwrap_or_else(PoisonError::into_inner) = Some(original);
+            tcsetattr(std::io::stdin(), OptionalActions::Now, &raw)
+                .map_err(|e| format!("cannot set the terminal to raw mode: {e}"))?;
         }
         ACTIVE.store(true, Ordering::SeqCst);
         let console = Console {
@@ -919,9 +943,18 @@ impl Console {
 
     /// Read the keys typed since the last call, without blocking. Also
     /// redraws the last frame when the terminal was resized.
+    ///
+    /// Once the process has been sent SIGTERM, SIGHUP, SIGINT or SIGQUIT
+    /// this returns just [`ConsoleEvent::Quit`], at every call: the caller
+    /// ends the run and drops the console, which restores the terminal. A
+    /// second such signal before that restores the terminal and ends the
+    /// process at once, as the signal's default action would.
     pub fn poll_keys(&mut self) -> Vec<ConsoleEvent> {
         if !ACTIVE.load(Ordering::SeqCst) {
             return Vec::new();
+        }
+        if TERMINATE.load(Ordering::SeqCst) {
+            return vec![ConsoleEvent::Quit];
         }
         let size = terminal_size();
         if size != self.size {
@@ -938,25 +971,25 @@ impl Console {
         }
         let mut events = Vec::new();
         let mut buf = [0u8; 256];
+        let stdin = std::io::stdin();
+        // A zero timeout: poll never blocks.
+        let now = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         loop {
-            let mut fds = libc::pollfd {
-                fd: STDIN,
-                events: libc::POLLIN,
-                revents: 0,
+            let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+            let ready = poll(&mut fds, Some(&now)).unwrap_or(0);
+            if ready == 0 || !fds[0].revents().contains(PollFlags::IN) {
+                break;
+            }
+            let n = match rustix::io::read(&stdin, &mut buf) {
+                Ok(n) if n > 0 => n,
+                _ => break,
             };
-            // SAFETY: one live pollfd; a zero timeout never blocks.
-            let ready = unsafe { libc::poll(&mut fds, 1, 0) };
-            if ready <= 0 || fds.revents & libc::POLLIN == 0 {
-                break;
-            }
-            // SAFETY: reads at most buf.len() bytes into a live buffer.
-            let n = unsafe { libc::read(STDIN, buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
-                break;
-            }
             self.last_input = Instant::now();
-            events.extend(self.parser.feed(&buf[..n as usize]));
-            if (n as usize) < buf.len() {
+            events.extend(self.parser.feed(&buf[..n]));
+            if n < buf.len() {
                 break;
             }
         }
@@ -1038,7 +1071,12 @@ mod tests {
     }
 
     fn with(key: Key, shift: bool, ctrl: bool, alt: bool) -> ConsoleEvent {
-        ConsoleEvent::Key { key, shift, ctrl, alt }
+        ConsoleEvent::Key {
+            key,
+            shift,
+            ctrl,
+            alt,
+        }
     }
 
     // ---- colours ----
@@ -1284,7 +1322,9 @@ mod tests {
     #[test]
     fn cursor_and_editing_keys() {
         let mut p = InputParser::new();
-        let ev = p.feed(b"\x1b[A\x1b[B\x1b[C\x1b[D\x1bOA\x1b[H\x1b[F\x1b[1~\x1b[4~\x1b[2~\x1b[3~\x1b[5~\x1b[6~\x1b[Z");
+        let ev = p.feed(
+            b"\x1b[A\x1b[B\x1b[C\x1b[D\x1bOA\x1b[H\x1b[F\x1b[1~\x1b[4~\x1b[2~\x1b[3~\x1b[5~\x1b[6~\x1b[Z",
+        );
         assert_eq!(
             ev,
             vec![
@@ -1315,7 +1355,9 @@ mod tests {
         );
         assert_eq!(
             ev,
-            [F1, F2, F3, F4, F5, F6, F7, F8, F9, F10, F11, F12, F1, F1, F5].map(key).to_vec()
+            [F1, F2, F3, F4, F5, F6, F7, F8, F9, F10, F11, F12, F1, F1, F5]
+                .map(key)
+                .to_vec()
         );
     }
 
@@ -1422,7 +1464,12 @@ mod tests {
         );
         assert_eq!(
             shift(Key::A).strokes(),
-            vec![(Key::ShiftLeft, true), (Key::A, true), (Key::A, false), (Key::ShiftLeft, false)]
+            vec![
+                (Key::ShiftLeft, true),
+                (Key::A, true),
+                (Key::A, false),
+                (Key::ShiftLeft, false)
+            ]
         );
         assert_eq!(ConsoleEvent::Quit.strokes(), vec![]);
     }

@@ -14,6 +14,10 @@ pub trait InterruptController {
     fn pending(&self) -> bool;
     /// The INTA cycle: the vector of the highest-priority request.
     fn acknowledge(&mut self) -> u8;
+    /// The CPU's FERR# output changed (an unmasked x87 exception is pending
+    /// with CR0.NE=0, or was cleared). A PC routes it to IRQ13 (through
+    /// the IGNNE# latch at port F0h); the default ignores it.
+    fn ferr(&mut self, _asserted: bool) {}
 }
 
 /// Memory, ports and the interrupt line: everything outside the CPU. The

@@ -59,6 +59,8 @@ pub struct Cpu {
     pub watch: Option<u32>,
     /// The watched address was reached.
     pub watch_hit: bool,
+    /// Code writes seen since the translator last asked (page, granules).
+    smc_log: Vec<(u64, u64)>,
     /// Decode-time operand summary of the instruction being executed.
     pub(crate) cur: crate::interp::ops::Pre,
     /// The block that just ran to its end without anything that could
@@ -95,6 +97,7 @@ impl Cpu {
             end_block: false,
             watch: None,
             watch_hit: false,
+            smc_log: Vec::new(),
             cur: crate::interp::ops::Pre::default(),
             prev_block: None,
             prev_cs: (0, 0),
@@ -345,7 +348,14 @@ impl Cpu {
         for (page, mask) in bus.mem.take_smc_pages() {
             self.stats.smc_invalidations += self.cache.invalidate(page, mask);
             self.end_block = true;
+            self.smc_log.push((page, mask));
         }
+    }
+
+    /// Code writes (RAM page, written granules) seen since the last call,
+    /// for the translator's own cache.
+    pub fn take_smc_log(&mut self) -> Vec<(u64, u64)> {
+        std::mem::take(&mut self.smc_log)
     }
 
     /// Fetch (decoding if needed) the block at CS:EIP.

@@ -3,6 +3,8 @@
 
 /// Feature bits in CPUID.1:EDX.
 pub mod edx1 {
+    /// x87 FPU on chip.
+    pub const FPU: u32 = 1 << 0;
     /// Virtual-8086 mode enhancements.
     pub const VME: u32 = 1 << 1;
     /// Debugging extensions.
@@ -21,6 +23,10 @@ pub mod edx1 {
     pub const PGE: u32 = 1 << 13;
     /// CMOVcc.
     pub const CMOV: u32 = 1 << 15;
+    /// MMX.
+    pub const MMX: u32 = 1 << 23;
+    /// FXSAVE/FXRSTOR.
+    pub const FXSR: u32 = 1 << 24;
 }
 
 /// Family 6, model 3, stepping 3 (a Pentium II "Klamath").
@@ -41,7 +47,17 @@ pub fn cpuid(leaf: u32, _sub: u32) -> [u32; 4] {
             SIGNATURE,
             0,
             0,
-            edx1::DE | edx1::PSE | edx1::TSC | edx1::MSR | edx1::CX8 | edx1::SEP | edx1::PGE | edx1::CMOV,
+            edx1::FPU
+                | edx1::DE
+                | edx1::PSE
+                | edx1::TSC
+                | edx1::MSR
+                | edx1::CX8
+                | edx1::SEP
+                | edx1::PGE
+                | edx1::CMOV
+                | edx1::MMX
+                | edx1::FXSR,
         ],
         // Leaves above the maximum return the highest basic leaf's values
         // on Intel parts (SDM Vol. 2, CPUID).

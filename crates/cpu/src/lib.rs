@@ -53,6 +53,7 @@ pub mod cpuid;
 mod decode;
 mod desc;
 mod fault;
+pub mod fpu;
 mod interp;
 mod intr;
 mod paging;
@@ -61,6 +62,12 @@ mod state;
 mod task;
 
 pub use access::Access;
+
+/// Whether the modelled CPU has instruction `i` (by its CPUID features): the
+/// translator accepts only what the interpreter would.
+pub fn supports(i: &iced_x86::Instruction) -> bool {
+    interp::supported(i)
+}
 pub use bus::{Bus, InterruptController};
 pub use cpu::{Cpu, Exit, Stats};
 pub use fault::{vector, Fault, FaultClass, Res};

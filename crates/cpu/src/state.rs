@@ -283,6 +283,8 @@ pub struct CpuState {
     pub intr_shadow: bool,
     /// MSRs.
     pub msr: Msrs,
+    /// The x87 FPU and MMX registers.
+    pub fpu: crate::fpu::Fpu,
 }
 
 impl Default for CpuState {
@@ -338,6 +340,7 @@ impl CpuState {
                 apic_base: 0xfee0_0900,
                 ..Default::default()
             },
+            fpu: crate::fpu::Fpu::reset(),
         }
     }
 

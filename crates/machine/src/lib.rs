@@ -41,7 +41,7 @@ use devices::ps2kbd::Key;
 use devices::rtc::{AtaTranslation, BootDevice, DiskGeometry, Rtc};
 use devices::sysctl::{self, ResetSignal, SysCtl};
 use devices::uart::{self, SerialBackend, Uart};
-use devices::vga::{self, Vga};
+use devices::vga::{self, Capture, Frame, FrameCapture, FrameError, Vga};
 use devices::{Clock, DebugCon, DebugExit, IrqLine, IrqSink, Sink, Timed};
 use mem::{Attention, MmioDevice, PhysAddr, PhysMemory, Port, PortDevice, Shared};
 use std::cell::RefCell;
@@ -64,6 +64,9 @@ const KEY_INTERVAL: Duration = Duration::from_millis(20);
 pub enum Engine {
     /// The reference interpreter.
     Interp,
+    /// The binary translator (x86-64 Linux hosts), falling back to the
+    /// interpreter for what it does not translate.
+    Bt,
 }
 
 /// One debug console: a port and where its bytes go.
@@ -185,6 +188,24 @@ impl InterruptController for PicIntc {
     fn acknowledge(&mut self) -> u8 {
         self.0.borrow_mut().acknowledge()
     }
+    /// FERR# (an unmasked x87 exception with CR0.NE=0) drives IRQ13, as on
+    /// a PC; the PIC raises the attention flag itself.
+    fn ferr(&mut self, asserted: bool) {
+        self.0.borrow_mut().set_irq(13, asserted);
+    }
+}
+
+/// Port F0h: a write clears the FPU's error latch (IRQ13), as the PC/AT's
+/// coprocessor-busy latch did.
+struct FpuErrorLatch(Shared<Pic>);
+
+impl PortDevice for FpuErrorLatch {
+    fn read(&mut self, _port: Port, data: &mut [u8]) {
+        data.fill(0xff);
+    }
+    fn write(&mut self, _port: Port, _data: &[u8]) {
+        self.0.borrow_mut().set_irq(13, false);
+    }
 }
 
 /// The PCI memory hole: routes accesses to whichever BAR window of the VGA
@@ -246,6 +267,8 @@ pub struct Machine {
     pub cpu: Cpu,
     /// Memory, ports, interrupt line.
     pub bus: Bus,
+    /// The translator, with `Engine::Bt`.
+    pub bt: Option<bt::Bt>,
     dev: Devices,
     clock: Clock,
     reset: ResetSignal,
@@ -256,6 +279,8 @@ pub struct Machine {
     pub elapsed: Duration,
     /// Resets (triple faults and reset requests) so far.
     pub resets: u64,
+    /// The frame-capture test port, once enabled.
+    capture: Option<Shared<FrameCapture>>,
 }
 
 impl std::fmt::Debug for Machine {
@@ -299,6 +324,7 @@ impl Machine {
         let irq = |n: u8| IrqLine::new(sink.clone(), n);
         register(&mut bus, Pic::PORTS, pic.clone())?;
         bus.intc = Some(Box::new(PicIntc(pic.clone())));
+        register(&mut bus, &[(0xf0, 1)], shared(FpuErrorLatch(pic.clone())))?;
 
         let pit = shared(Pit::new(clock.clone(), irq(0)));
         register(&mut bus, Pit::PORTS, pit.clone())?;
@@ -420,10 +446,16 @@ impl Machine {
                 .map_err(BuildError::Ports)?;
             consoles.push(con);
         }
-        let _ = cfg.engine;
+        let bt = match cfg.engine {
+            Engine::Interp => None,
+            Engine::Bt => {
+                Some(bt::Bt::new(&bus).map_err(|e| BuildError::Board(format!("binary translator: {e}")))?)
+            }
+        };
         Ok(Self {
             cpu: Cpu::new(),
             bus,
+            bt,
             dev: Devices {
                 pic,
                 pit,
@@ -451,6 +483,7 @@ impl Machine {
             next_key: None,
             elapsed: Duration::ZERO,
             resets: 0,
+            capture: None,
         })
     }
 
@@ -466,6 +499,48 @@ impl Machine {
     /// The VGA device (text screen, display state).
     pub fn vga(&self) -> &Shared<Vga> {
         &self.dev.vga
+    }
+
+    /// The picture on the screen now, as the window shows it (redrawn only
+    /// where video memory or the display registers changed since the last
+    /// call).
+    pub fn frame(&self) -> Frame {
+        self.dev.vga.borrow_mut().frame().clone()
+    }
+
+    /// Write the picture on the screen now to `path` as PNG.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn screenshot(&self, path: &std::path::Path) -> Result<(), FrameError> {
+        self.dev.vga.borrow_mut().frame().write_png(path)
+    }
+
+    /// Attach the frame-capture test port ([`vga::FRAME_CAPTURE_PORT`]): each
+    /// guest write to it records the frame on the screen, tagged with the
+    /// byte written (see `devices::vga::capture`). Idempotent.
+    ///
+    /// # Errors
+    /// The port is taken.
+    pub fn enable_frame_capture(&mut self) -> Result<(), BuildError> {
+        if self.capture.is_none() {
+            let dev = shared(FrameCapture::new(self.dev.vga.clone()));
+            self.bus
+                .io
+                .register(Port(vga::FRAME_CAPTURE_PORT), 1, dev.clone())
+                .map_err(BuildError::Ports)?;
+            self.capture = Some(dev);
+        }
+        Ok(())
+    }
+
+    /// The frames the guest asked to capture since the last call, oldest
+    /// first (empty unless [`Machine::enable_frame_capture`] was called).
+    pub fn take_captures(&mut self) -> Vec<Capture> {
+        self.capture
+            .as_ref()
+            .map(|c| c.borrow_mut().take())
+            .unwrap_or_default()
     }
 
     /// The keyboard controller (to inject keys).
@@ -598,7 +673,11 @@ impl Machine {
             }
             let deadline = self.service_timers();
             self.feed_keys();
-            match self.cpu.run(&mut self.bus, SLICE) {
+            let exit = match self.bt.as_mut() {
+                Some(bt) => bt.run(&mut self.cpu, &mut self.bus, SLICE),
+                None => self.cpu.run(&mut self.bus, SLICE),
+            };
+            match exit {
                 Exit::Budget => {}
                 Exit::Stop => {
                     if let Some(v) = self.dev.debug_exit.borrow().code() {

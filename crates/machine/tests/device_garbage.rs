@@ -47,7 +47,10 @@ const PORTS: &[(u16, u16)] = &[
 
 #[test]
 fn random_device_programming_never_panics() {
-    let n: u64 = std::env::var("STRACHEY_DEVICE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let n: u64 = std::env::var("STRACHEY_DEVICE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
     // A ROM that just halts; the devices are driven from here.
     let mut rom = vec![0xf4u8; 0x10000];
     rom[0xfff0] = 0xf4;
@@ -81,12 +84,18 @@ fn random_device_programming_never_panics() {
             let a = 0xa0000 + (rng.next() % 0x20000);
             m.bus.mem.write(PhysAddr(a), &value[..width]);
             let mut b = [0u8; 4];
-            m.bus.mem.read(PhysAddr(0xfd00_0000 + (rng.next() % 0x0300_0000)), &mut b[..width]);
+            m.bus.mem.read(
+                PhysAddr(0xfd00_0000 + (rng.next() % 0x0300_0000)),
+                &mut b[..width],
+            );
         }
         if i % 1024 == 0 {
             // Let time pass and the CPU take whatever interrupts arrive.
             let _ = m.run(Some(std::time::Duration::from_micros(200)));
         }
     }
-    println!("device garbage: {n} accesses, {} unclaimed", m.bus.io.unclaimed_accesses());
+    println!(
+        "device garbage: {n} accesses, {} unclaimed",
+        m.bus.io.unclaimed_accesses()
+    );
 }

@@ -59,7 +59,12 @@ enum BootArg {
 enum DisplayArg {
     /// No window: the text screen is shown in the terminal when stdout is one.
     None,
+    /// A desktop window (SDL2; only in builds with `--features gui`).
+    Sdl,
 }
+
+/// `--display sdl` in a build without the window.
+const NO_WINDOW: &str = "this build has no window: rebuild with --features gui, or use --display none";
 
 #[derive(Args, Debug)]
 struct RunArgs {
@@ -103,12 +108,15 @@ struct RunArgs {
     /// Write the final text screen to PATH at exit (UTF-8, one line per row).
     #[arg(long, value_name = "PATH")]
     screen_dump: Option<PathBuf>,
+    /// Write the final frame to PATH at exit as a PNG image.
+    #[arg(long, value_name = "PATH")]
+    screenshot: Option<PathBuf>,
     /// Type TEXT on the keyboard once the boot sector has started and the
     /// keyboard is enabled (`\n` is Enter).
     #[arg(long, value_name = "TEXT")]
     keys: Option<String>,
     /// Execution engine.
-    #[arg(long, value_name = "ENGINE", default_value = "interp", value_parser = ["interp"])]
+    #[arg(long, value_name = "ENGINE", default_value = "interp", value_parser = ["interp", "bt"])]
     engine: String,
     /// Stop at a triple fault or reset request instead of resetting.
     #[arg(long)]
@@ -241,6 +249,9 @@ fn open_disk(path: &Path, floppy: bool, snapshot: bool) -> Result<DiskImage, Str
 }
 
 fn run(a: RunArgs) -> Result<u8, String> {
+    if a.display == DisplayArg::Sdl && !cfg!(feature = "gui") {
+        return Err(NO_WINDOW.into());
+    }
     let bios_path = match &a.bios {
         Some(p) => p.clone(),
         None => find_firmware("bios.bin").ok_or(
@@ -286,6 +297,7 @@ fn run(a: RunArgs) -> Result<u8, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let engine = match a.engine.as_str() {
         "interp" => Engine::Interp,
+        "bt" => Engine::Bt,
         e => return Err(format!("unknown engine {e}")),
     };
     let serial = devices::uart::open_backend(&a.serial).map_err(|e| format!("--serial {}: {e}", a.serial))?;
@@ -304,7 +316,6 @@ fn run(a: RunArgs) -> Result<u8, String> {
         .as_deref()
         .map(|p| open_disk(p, true, a.snapshot))
         .transpose()?;
-    let _ = a.display;
     let cfg = Config {
         ram_mib: a.memory,
         bios,
@@ -329,8 +340,14 @@ fn run(a: RunArgs) -> Result<u8, String> {
     // The live text console, as QEMU's curses display: only when stdout is
     // a terminal that nothing else writes to.
     let stdout_busy = a.serial == "stdio" || a.debugcon.iter().any(|d| d.ends_with("stdio"));
-    let mut console = if stdout_busy { None } else { Console::open()? };
+    let window = a.display == DisplayArg::Sdl;
+    let mut console = if stdout_busy || window {
+        None
+    } else {
+        Console::open()?
+    };
     let outcome = match console.as_mut() {
+        None if window => run_window(&mut m, &a)?,
         None => m.run(a.timeout.map(Duration::from_secs_f64)),
         Some(con) => run_with_console(&mut m, con, a.timeout.map(Duration::from_secs_f64)),
     };
@@ -339,6 +356,12 @@ fn run(a: RunArgs) -> Result<u8, String> {
         let text = m.screen_text().unwrap_or_default();
         if let Err(e) = std::fs::write(p, text) {
             eprintln!("strachey: cannot write screen dump {}: {e}", p.display());
+            return Ok(EXIT_HOST);
+        }
+    }
+    if let Some(p) = &a.screenshot {
+        if let Err(e) = m.screenshot(p) {
+            eprintln!("strachey: cannot write screenshot {}: {e}", p.display());
             return Ok(EXIT_HOST);
         }
     }
@@ -360,6 +383,23 @@ fn run(a: RunArgs) -> Result<u8, String> {
         Outcome::DebugExit(_) | Outcome::Quit => {}
     }
     Ok(exit_code(outcome))
+}
+
+/// Run in the SDL2 window (`--display sdl`); screenshots taken with its
+/// key chord go to the current folder.
+#[cfg(feature = "gui")]
+fn run_window(m: &mut Machine, a: &RunArgs) -> Result<Outcome, String> {
+    let opts = crate::window::WindowOptions {
+        timeout: a.timeout.map(Duration::from_secs_f64),
+        engine: a.engine.clone(),
+        screenshot_dir: PathBuf::from("."),
+    };
+    crate::window::run_window(m, &opts)
+}
+
+#[cfg(not(feature = "gui"))]
+fn run_window(_: &mut Machine, _: &RunArgs) -> Result<Outcome, String> {
+    Err(NO_WINDOW.into())
 }
 
 /// Run with the terminal console: redraw the screen when it changed (at
@@ -413,9 +453,27 @@ fn exit_code(o: Outcome) -> u8 {
 fn print_stats(m: &Machine) {
     let s = &m.cpu.stats;
     let secs = m.elapsed.as_secs_f64().max(1e-9);
-    eprintln!("strachey: engine interp");
     eprintln!(
-        "strachey: instructions {} in {:.3} s = {:.1} MIPS",
+        "strachey: engine {}",
+        if m.bt.is_some() { "bt" } else { "interp" }
+    );
+    if let Some(bt) = &m.bt {
+        let b = &bt.stats;
+        eprintln!(
+            "strachey: bt: blocks translated {} ({} guest instructions, {} host bytes, {:.1} ms translating), entries {}",
+            b.blocks,
+            b.insns_translated,
+            b.host_bytes,
+            b.translate_time.as_secs_f64() * 1e3,
+            b.entries
+        );
+        eprintln!(
+            "strachey: bt: interpreter fallbacks {}, host faults {} (#DE {}), SMC invalidations {}, cache flushes {}",
+            b.fallbacks, b.faults_segv, b.faults_fpe, b.smc_invalidations, b.flushes
+        );
+    }
+    eprintln!(
+        "strachey: interpreter instructions {} in {:.3} s = {:.1} MIPS",
         s.instructions,
         secs,
         s.instructions as f64 / secs / 1e6

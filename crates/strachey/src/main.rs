@@ -13,6 +13,8 @@
 
 mod cli;
 mod console;
+#[cfg(feature = "gui")]
+mod window;
 
 use std::process::ExitCode;
 

@@ -1,10 +1,17 @@
 //! `cargo xtask test`: the project's one test command.
 //!
-//! 1. installs what the tests need from Debian packages, by package name
-//!    (nasm for the test ROMs), when it is missing, and fetches SeaBIOS from
-//!    Debian's `seabios` package (`firmware/fetch.sh`);
+//! 1. installs what the tests need from Debian packages, by package name,
+//!    when it is missing: nasm for the test ROMs; for the window test
+//!    libsdl2-dev, an X server to run it on (xvfb, xauth), xdotool to type
+//!    into it, ImageMagick to photograph it and python3 to close it; and
+//!    fetches SeaBIOS from Debian's `seabios` package (`firmware/fetch.sh`);
 //! 2. assembles the test ROMs (`test-roms/build.sh`);
-//! 3. runs `cargo test --release --workspace`, whose exit status it returns.
+//! 3. runs `cargo test --release --workspace` (the default build, no SDL2);
+//! 4. runs the window's tests in the build with the window (`--features
+//!    gui`) on a virtual X display: `xvfb-run -a cargo test --release -p
+//!    strachey --features gui --bins --test window`;
+//!
+//! and fails if either run fails.
 //!
 //! Nothing is downloaded by address; packages come through `apt-get`.
 
@@ -101,7 +108,16 @@ fn is_root() -> bool {
 }
 
 fn prepare(root: &Path) -> Result<ExitCode, String> {
-    ensure_packages(&[("nasm", "nasm")])?;
+    ensure_packages(&[
+        ("nasm", "nasm"),
+        // The window (`--features gui`) and its test on a virtual display.
+        ("sdl2-config", "libsdl2-dev"),
+        ("xvfb-run", "xvfb"),
+        ("xauth", "xauth"),
+        ("xdotool", "xdotool"),
+        ("import", "imagemagick"),
+        ("python3", "python3"),
+    ])?;
     // SeaBIOS and its VGA BIOS, from Debian's seabios package by name.
     let st = Command::new("bash")
         .arg(root.join("firmware/fetch.sh"))
@@ -125,7 +141,7 @@ fn test(root: &Path, extra: &[String]) -> Result<ExitCode, String> {
     let cargo = std::env::var_os("CARGO")
         .map(PathBuf::from)
         .unwrap_or_else(|| "cargo".into());
-    let st = Command::new(cargo)
+    let st = Command::new(&cargo)
         .current_dir(root)
         .args(["test", "--release", "--workspace", "--no-fail-fast"])
         .args(extra)
@@ -138,7 +154,29 @@ fn test(root: &Path, extra: &[String]) -> Result<ExitCode, String> {
         })
         .status()
         .map_err(|e| format!("cannot run cargo test: {e}"))?;
-    Ok(if st.success() {
+    // The window, built with SDL2, on a virtual X server (xvfb-run picks a
+    // free display number and removes it afterwards).
+    let gui = Command::new("xvfb-run")
+        .current_dir(root)
+        .arg("-a")
+        .arg(&cargo)
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "strachey",
+            "--features",
+            "gui",
+            "--bins",
+            "--test",
+            "window",
+        ])
+        .status()
+        .map_err(|e| format!("cannot run xvfb-run (the window tests): {e}"))?;
+    if !gui.success() {
+        eprintln!("xtask: the window tests failed (xvfb-run -a cargo test -p strachey --features gui --test window)");
+    }
+    Ok(if st.success() && gui.success() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -13,6 +13,7 @@ mod bcd;
 mod bit;
 mod ctrl;
 mod data;
+pub(crate) use data::cond;
 mod far;
 mod fast;
 mod io;
@@ -36,6 +37,9 @@ pub(crate) fn handler_for(i: &Instruction) -> Handler {
     if i.code() == iced_x86::Code::INVALID || !supported(i) {
         return undefined;
     }
+    if let Some(h) = crate::fpu::lookup(i) {
+        return h;
+    }
     if let Some(h) = fast::lookup(i, &ops::Pre::of(i)) {
         return h;
     }
@@ -57,10 +61,10 @@ pub(crate) fn handler_for(i: &Instruction) -> Handler {
         .unwrap_or(unimplemented)
 }
 
-/// Whether the CPU we model (a Pentium Pro/II-class i686 without x87, MMX
-/// or SSE for now) has this instruction. Everything else raises #UD, so host
-/// extensions never leak into the guest.
-fn supported(i: &Instruction) -> bool {
+/// Whether the CPU we model (a Pentium II-class i686 with x87, MMX and
+/// FXSAVE/FXRSTOR, without SSE) has this instruction. Everything else
+/// raises #UD, so host extensions never leak into the guest.
+pub(crate) fn supported(i: &Instruction) -> bool {
     i.cpuid_features().iter().all(|f| {
         matches!(
             f,
@@ -78,12 +82,18 @@ fn supported(i: &Instruction) -> bool {
                 | CpuidFeature::SEP
                 | CpuidFeature::MULTIBYTENOP
                 | CpuidFeature::PAUSE
+                | CpuidFeature::FPU
+                | CpuidFeature::FPU287
+                | CpuidFeature::FPU387
+                | CpuidFeature::MMX
+                | CpuidFeature::FXSR
         )
-    }) && !is_x87(i)
+    }) && i.code() != iced_x86::Code::Paddq_mm_mmm64 // SSE2 (SDM), though iced lists it as MMX
 }
 
-/// x87 instructions: until the FPU lands, #NM if CR0.EM/TS say so, else #UD
-/// (see `undefined`).
+/// x87 escape instructions: the ones this CPU lacks (FISTTP, the 287XL
+/// and 387SL extras) still raise #NM rather than #UD when CR0.EM or CR0.TS
+/// is set, as every D8–DF opcode does (see `undefined`).
 fn is_x87(i: &Instruction) -> bool {
     i.cpuid_features().contains(&CpuidFeature::FPU)
 }

@@ -7,8 +7,7 @@
 //! range checks, ENABLE with GETCAPS (reads of XRES/YRES/BPP return the
 //! maxima while it is set), 8-bit DAC, LFB and no-clear flags, BANK for the
 //! 64 KiB window at 0xA0000, virtual size and display offsets, and the
-//! read-only VRAM size in 64 KiB units. Drawing a VBE mode on the host is
-//! a later issue.
+//! read-only VRAM size in 64 KiB units. `render.rs` draws the modes.
 
 /// Index port.
 pub const DISPI_INDEX: u16 = 0x1CE;

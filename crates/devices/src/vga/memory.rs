@@ -11,6 +11,11 @@
 //! differently than on a real card; no BIOS or OS we target depends on it.)
 //! Odd/even addressing keeps the plane offset at `a & !1`, as real hardware
 //! does, so text written at B8000 is where the CRTC's word mode fetches it.
+//!
+//! Every store also marks its page dirty (a page is [`DIRTY_PAGE`] plane
+//! offsets, i.e. 1 KiB of interleaved memory), so the renderer redraws only
+//! the scan lines that read a changed page; a store to plane 2 also marks
+//! the font dirty, because every text line may use any glyph.
 
 use super::regs::{
     Regs, GC_BIT_MASK, GC_COLOR_COMPARE, GC_COLOR_DONT_CARE, GC_DATA_ROTATE, GC_ENABLE_SET_RESET, GC_MODE,
@@ -20,6 +25,10 @@ use super::regs::{
 
 /// Graphics mode register: read mode 1 (colour compare).
 const GC_MODE_READ_COMPARE: u8 = 0x08;
+/// Plane offsets per dirty-tracking page (log2).
+pub const DIRTY_SHIFT: u32 = 8;
+/// Plane offsets per dirty-tracking page.
+pub const DIRTY_PAGE: usize = 1 << DIRTY_SHIFT;
 
 /// Video memory and the four latches.
 #[derive(Clone)]
@@ -28,6 +37,13 @@ pub struct Vram {
     pub bytes: Vec<u8>,
     /// The latches, loaded by every CPU read.
     pub latch: [u8; 4],
+    /// One bit per page of plane offsets written since the last
+    /// [`Vram::clear_dirty`].
+    dirty: Vec<u64>,
+    /// Some page is dirty.
+    any_dirty: bool,
+    /// Plane 2 (the fonts) was written.
+    font_dirty: bool,
 }
 
 impl std::fmt::Debug for Vram {
@@ -35,7 +51,8 @@ impl std::fmt::Debug for Vram {
         f.debug_struct("Vram")
             .field("size", &self.bytes.len())
             .field("latch", &self.latch)
-            .finish()
+            .field("any_dirty", &self.any_dirty)
+            .finish_non_exhaustive()
     }
 }
 
@@ -51,10 +68,72 @@ fn expand(v: u8, p: usize) -> u8 {
 impl Vram {
     /// `size` bytes of zeroed video memory (a multiple of 4).
     pub fn new(size: usize) -> Self {
+        let pages = (size / 4).div_ceil(DIRTY_PAGE);
         Self {
             bytes: vec![0; size],
             latch: [0; 4],
+            dirty: vec![0; pages.div_ceil(64)],
+            any_dirty: false,
+            font_dirty: false,
         }
+    }
+
+    /// Mark plane offset `off` of plane `p` written.
+    fn mark(&mut self, off: usize, p: usize) {
+        let page = off >> DIRTY_SHIFT;
+        if let Some(w) = self.dirty.get_mut(page / 64) {
+            *w |= 1 << (page % 64);
+        }
+        self.any_dirty = true;
+        self.font_dirty |= p == 2;
+    }
+
+    /// Store `v` at interleaved byte index `i` (the linear framebuffer's
+    /// view), marking it dirty; out-of-range stores are dropped.
+    pub fn store_linear(&mut self, i: usize, v: u8) {
+        if let Some(b) = self.bytes.get_mut(i) {
+            *b = v;
+            self.mark(i / 4, i % 4);
+        }
+    }
+
+    /// Mark all of video memory dirty (after a bulk change such as a clear).
+    pub fn mark_all_dirty(&mut self) {
+        self.dirty.fill(!0);
+        self.any_dirty = true;
+        self.font_dirty = true;
+    }
+
+    /// Some page was written since the last [`Vram::clear_dirty`].
+    pub fn any_dirty(&self) -> bool {
+        self.any_dirty
+    }
+
+    /// Plane 2 was written since the last [`Vram::clear_dirty`].
+    pub fn font_dirty(&self) -> bool {
+        self.font_dirty
+    }
+
+    /// Some page holding plane offsets `first..=last` is dirty.
+    pub fn range_dirty(&self, first: usize, last: usize) -> bool {
+        if !self.any_dirty {
+            return false;
+        }
+        let (lo, hi) = (first >> DIRTY_SHIFT, last >> DIRTY_SHIFT);
+        (lo..=hi).any(|page| {
+            self.dirty
+                .get(page / 64)
+                .is_some_and(|w| w & (1 << (page % 64)) != 0)
+        })
+    }
+
+    /// Forget what was written (the renderer has caught up).
+    pub fn clear_dirty(&mut self) {
+        if self.any_dirty {
+            self.dirty.fill(0);
+        }
+        self.any_dirty = false;
+        self.font_dirty = false;
     }
 
     /// Bytes per plane.
@@ -68,8 +147,10 @@ impl Vram {
     }
 
     fn set_plane(&mut self, p: usize, off: usize, v: u8) {
-        let n = self.plane_size();
-        self.bytes[(off % n) * 4 + (p & 3)] = v;
+        let off = off % self.plane_size();
+        let p = p & 3;
+        self.bytes[off * 4 + p] = v;
+        self.mark(off, p);
     }
 
     /// A CPU read of window address `a` (already relative to the start of

@@ -19,15 +19,18 @@
 //!   banked window at A0000;
 //! - reading back the text screen with its cursor, start address and
 //!   colours, and code page 437 → Unicode (`text.rs`);
+//! - drawing the screen as a [`Frame`] of RGB pixels for the window and
+//!   screenshots (`render.rs`: text from the fonts in plane 2, 16-colour
+//!   planar, CGA, 256-colour chained and unchained, Bochs VBE at every
+//!   depth; split screen, panning, blink and cursor), redrawing only the
+//!   lines whose registers or memory changed; PNG encoding (`frame.rs`);
+//! - a frame-capture port for tests (`capture.rs`);
 //! - the PCI function (`pci.rs`): BAR0 linear framebuffer, BAR2 MMIO (EDID,
 //!   VGA ports, dispi registers), and the expansion ROM holding the VGA
 //!   BIOS image.
 //!
-//! Not implemented (yet): drawing graphics modes on the host (planar,
-//! CGA-compatible, chain 4 and VBE pixels are stored correctly but only
-//! text is read back), split screen (line compare), pel panning, smooth
-//! scrolling, the vertical retrace interrupt, light pen, the 9th-dot and
-//! underline rendering details, MDA/CGA/EGA register aliases at 0x3B8,
+//! Not implemented (yet): the vertical retrace interrupt, light pen,
+//! the overscan border, MDA/CGA/EGA register aliases at 0x3B8,
 //! 0x3D8, 0x3D9, the odd/even page select (misc bit 5) and chain odd/even
 //! (graphics controller 6 bit 1), which no BIOS mode relies on.
 //!
@@ -46,17 +49,23 @@
 //! and [`Vga::pci_window_at`] / [`Vga::pci_read`] / [`Vga::pci_write`]
 //! serve a board that prefers to route one big PCI hole itself.
 
+pub mod capture;
 pub mod dispi;
+mod frame;
 mod memory;
 mod modes;
 pub mod pci;
 pub mod regs;
+pub mod render;
 mod text;
 
 #[cfg(test)]
 mod tests;
 
+pub use capture::{Capture, FrameCapture, FRAME_CAPTURE_PORT};
 pub use dispi::{DISPI_DATA, DISPI_INDEX};
+pub use frame::{Frame, FrameError};
+pub use render::Blink;
 pub use text::{cp437_to_char, Cell, Cursor, TextScreen};
 
 use crate::clock::Clock;
@@ -65,7 +74,9 @@ use dispi::Dispi;
 use mem::{MmioDevice, Port, PortDevice, Shared};
 use memory::Vram;
 use regs::{Effect, Regs};
+use render::Renderer;
 use std::fmt;
+use std::ops::Range;
 
 /// Video memory size: 16 MiB, as QEMU's std VGA defaults to.
 pub const VRAM_SIZE: usize = 16 << 20;
@@ -126,6 +137,10 @@ pub struct Vga {
     edid: [u8; 256],
     mapping_generation: u64,
     display_generation: u64,
+    /// Bumped when a register that affects the picture changes (memory
+    /// changes are tracked page by page in `vram`).
+    regs_generation: u64,
+    renderer: Renderer,
 }
 
 impl fmt::Debug for Vga {
@@ -169,13 +184,16 @@ impl Vga {
             edid: pci::edid(),
             mapping_generation: 0,
             display_generation: 0,
+            regs_generation: 0,
+            renderer: Renderer::new(),
         }
     }
 
     /// Program mode 3 (80×25 colour text) directly, as the VGA BIOS would
     /// through the ports, for boots that run no VGA BIOS. The screen is
-    /// cleared to grey-on-black spaces; no font is loaded (the host draws
-    /// text from the character codes).
+    /// cleared to grey-on-black spaces; no font is loaded, so the rendered
+    /// [`Frame`] shows backgrounds and the cursor but no glyphs until the
+    /// guest loads one ([`Vga::text_screen`] reads the characters anyway).
     pub fn set_text_mode(&mut self) {
         self.regs.misc = modes::MODE3_MISC;
         self.regs.seq[regs::SEQ_RESET] = 0x03;
@@ -195,7 +213,9 @@ impl Vga {
             self.vram.bytes[off * 4] = b' ';
             self.vram.bytes[off * 4 + 1] = 0x07;
         }
+        self.vram.mark_all_dirty();
         self.display_generation += 1;
+        self.regs_generation += 1;
     }
 
     // ---- What the board shows -------------------------------------------
@@ -217,23 +237,50 @@ impl Vga {
             let t = text::read_screen_geometry(r);
             return DisplayMode::Text { cols: t.0, rows: t.1 };
         }
-        // Character clocks × dots, halved by the dot-clock divider or the
-        // 256-colour shift; scan lines divided by line repetition.
-        let clocking = r.seq[regs::SEQ_CLOCKING];
-        let dots = if clocking & 0x01 != 0 { 8 } else { 9 };
-        let mut width = (u32::from(r.crtc[regs::CRTC_H_DISPLAY_END]) + 1) * dots;
-        if clocking & 0x08 != 0 || r.gc[regs::GC_MODE] & 0x40 != 0 {
-            width /= 2;
-        }
-        let max_scan = r.crtc[regs::CRTC_MAX_SCAN];
-        let mut repeat = u32::from(max_scan & 0x1F) + 1;
-        if max_scan & 0x80 != 0 {
-            repeat *= 2;
-        }
-        DisplayMode::Graphics {
-            width,
-            height: r.displayed_lines() / repeat,
-        }
+        // The logical resolution the renderer draws (see `render.rs`).
+        let (width, height) = render::frame_size(r, &self.dispi);
+        DisplayMode::Graphics { width, height }
+    }
+
+    // ---- The picture ------------------------------------------------------------
+
+    /// Bring the cached frame up to date (redrawing only the lines whose
+    /// registers or video memory changed, or that hold the cursor or
+    /// blinking text when the blink phase flipped). Returns the lines that
+    /// changed, `None` if the frame is as it was: a window uploads only
+    /// those.
+    pub fn update_frame(&mut self) -> Option<Range<u32>> {
+        let now = self.clock.now();
+        let changed = self
+            .renderer
+            .update(&self.regs, &self.dispi, &self.vram, self.regs_generation, now);
+        self.vram.clear_dirty();
+        changed
+    }
+
+    /// The picture now ([`Vga::update_frame`], then the cached frame).
+    pub fn frame(&mut self) -> &Frame {
+        self.update_frame();
+        self.renderer.frame()
+    }
+
+    /// The blink phase the cached frame was drawn with.
+    pub fn frame_blink(&self) -> Blink {
+        self.renderer.blink()
+    }
+
+    /// Draw the whole picture afresh, bypassing the cache (for tests that
+    /// check the cache against it).
+    pub fn render_uncached(&self) -> Frame {
+        let mut r = Renderer::new();
+        r.update(
+            &self.regs,
+            &self.dispi,
+            &self.vram,
+            self.regs_generation,
+            self.clock.now(),
+        );
+        r.frame().clone()
     }
 
     /// The text screen, if the card is in an alphanumeric mode with video
@@ -351,11 +398,8 @@ impl Vga {
         match window {
             PciWindow::Lfb => {
                 for (i, &b) in data.iter().enumerate() {
-                    if let Some(v) = usize::try_from(offset + i as u64)
-                        .ok()
-                        .and_then(|o| self.vram.bytes.get_mut(o))
-                    {
-                        *v = b;
+                    if let Ok(o) = usize::try_from(offset + i as u64) {
+                        self.vram.store_linear(o, b);
                     }
                 }
                 self.display_generation += 1;
@@ -416,6 +460,7 @@ impl Vga {
         for (i, &b) in data.iter().enumerate() {
             if self.regs.write(port.wrapping_add(i as u16), b) == Effect::Display {
                 self.display_generation += 1;
+                self.regs_generation += 1;
             }
         }
     }
@@ -426,12 +471,14 @@ impl Vga {
             dispi::Action::Enabled { clear } => {
                 if clear {
                     self.vram.bytes.fill(0);
+                    self.vram.mark_all_dirty();
                 }
             }
             dispi::Action::Changed => {}
         }
         self.regs.dac.eight_bit = self.dispi.regs[dispi::INDEX_ENABLE] & dispi::DAC_8BIT != 0;
         self.display_generation += 1;
+        self.regs_generation += 1;
     }
 
     // ---- Legacy window ---------------------------------------------------------

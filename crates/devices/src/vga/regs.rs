@@ -73,6 +73,8 @@ pub const SEQ_MAP_MASK: usize = 0x02;
 pub const SEQ_CHAR_MAP: usize = 0x03;
 /// Memory mode.
 pub const SEQ_MEMORY_MODE: usize = 0x04;
+/// Clocking mode: 8-dot characters (else 9).
+pub const CLOCKING_DOT8: u8 = 0x01;
 /// Clocking mode: screen off.
 pub const CLOCKING_SCREEN_OFF: u8 = 0x20;
 /// Memory mode: odd/even host write addressing *disabled*.
@@ -106,6 +108,12 @@ pub const GC_COLOR_DONT_CARE: usize = 0x07;
 pub const GC_BIT_MASK: usize = 0x08;
 /// Graphics mode: host odd/even read addressing.
 pub const GC_MODE_ODD_EVEN: u8 = 0x10;
+/// Graphics mode: shift register interleave (CGA 4-colour modes 4 and 5).
+pub const GC_MODE_SHIFT_CGA: u8 = 0x20;
+/// Graphics mode: 256-colour shift (mode 13h and its unchained variants).
+pub const GC_MODE_SHIFT_256: u8 = 0x40;
+/// Graphics mode: both shift mode bits.
+const GC_MODE_SHIFT_MASK: u8 = GC_MODE_SHIFT_CGA | GC_MODE_SHIFT_256;
 /// Writable bits of each graphics controller register.
 const GC_MASK: [u8; 9] = [0x0F, 0x0F, 0x0F, 0x1F, 0x03, 0x7B, 0x0F, 0x0F, 0xFF];
 
@@ -139,6 +147,32 @@ pub const CRTC_OFFSET: usize = 0x13;
 pub const CRTC_UNDERLINE: usize = 0x14;
 /// CRTC mode control; bit 6 = byte mode (else word), bit 5 = address wrap.
 pub const CRTC_MODE: usize = 0x17;
+/// Line compare (bits 0–7; bit 8 in the overflow register, bit 9 in the
+/// maximum scan line register).
+pub const CRTC_LINE_COMPARE: usize = 0x18;
+/// Preset row scan (bits 0–4) and byte panning (bits 5–6).
+pub const CRTC_PRESET_ROW_SCAN: usize = 0x08;
+/// Maximum scan line: scan doubling.
+pub const MAX_SCAN_DOUBLE: u8 = 0x80;
+/// Maximum scan line: bit 9 of the line compare.
+pub const MAX_SCAN_LC9: u8 = 0x40;
+/// Overflow: bit 8 of the line compare.
+pub const OVERFLOW_LC8: u8 = 0x10;
+/// Cursor start: cursor disabled.
+pub const CURSOR_DISABLE: u8 = 0x20;
+/// Underline location: double-word addressing.
+pub const UNDERLINE_DWORD: u8 = 0x40;
+/// CRTC mode control: output address bit 13 is the address counter's
+/// (1) or row scan bit 0 (0: CGA two-bank interleave).
+pub const CRTC_MODE_MAP13: u8 = 0x01;
+/// CRTC mode control: output address bit 14 is the address counter's
+/// (1) or row scan bit 1 (0: Hercules four-bank interleave).
+pub const CRTC_MODE_MAP14: u8 = 0x02;
+/// CRTC mode control: word mode rotates counter bit 15 (1) or 13 (0) into
+/// address bit 0.
+pub const CRTC_MODE_WRAP15: u8 = 0x20;
+/// CRTC mode control: byte mode (1) or word mode (0).
+pub const CRTC_MODE_BYTE: u8 = 0x40;
 /// Number of CRTC registers.
 pub const CRTC_COUNT: usize = 0x19;
 /// Register 0x11 bit 7: registers 0–7 are write-protected.
@@ -163,8 +197,16 @@ pub const AR_COUNT: usize = 0x15;
 pub const AR_PAS: u8 = 0x20;
 /// Mode control: graphics (1) or alphanumeric (0).
 pub const AR_MODE_GRAPHICS: u8 = 0x01;
+/// Mode control: monochrome emulation (underline attribute).
+pub const AR_MODE_MONO: u8 = 0x02;
+/// Mode control: line graphics enable (the 9th dot of characters
+/// 0xC0–0xDF repeats the 8th).
+pub const AR_MODE_LINE_GRAPHICS: u8 = 0x04;
 /// Mode control: attribute bit 7 blinks (1) or selects bright background.
 pub const AR_MODE_BLINK: u8 = 0x08;
+/// Mode control: pel panning compatibility (the lines below a line compare
+/// match are not panned).
+pub const AR_MODE_PAN_COMPAT: u8 = 0x20;
 /// Mode control: palette bits 5–4 come from the colour select register.
 pub const AR_MODE_P54: u8 = 0x80;
 /// Writable bits of each attribute register.
@@ -235,14 +277,17 @@ impl Dac {
         }
     }
 
-    fn write_data(&mut self, v: u8) {
+    /// A data write; true if it changed a palette entry.
+    fn write_data(&mut self, v: u8) -> bool {
         self.pending[self.step as usize] = v & self.component_mask();
         self.step += 1;
-        if self.step == 3 {
-            self.palette[self.write_index as usize] = self.pending;
-            self.write_index = self.write_index.wrapping_add(1);
-            self.step = 0;
+        if self.step < 3 {
+            return false;
         }
+        let old = std::mem::replace(&mut self.palette[self.write_index as usize], self.pending);
+        self.write_index = self.write_index.wrapping_add(1);
+        self.step = 0;
+        old != self.pending
     }
 
     fn read_data(&mut self) -> u8 {
@@ -335,6 +380,17 @@ pub enum Effect {
     Display,
 }
 
+impl Effect {
+    /// `Display` if `changed`.
+    fn changed(changed: bool) -> Self {
+        if changed {
+            Self::Display
+        } else {
+            Self::None
+        }
+    }
+}
+
 impl Regs {
     /// The CRTC index port for the current I/O address select.
     pub fn crtc_base(&self) -> u16 {
@@ -417,21 +473,19 @@ impl Regs {
         let crtc = self.crtc_base();
         match port {
             ATTR_INDEX => return self.write_attr(v),
-            MISC_WRITE => {
-                self.misc = v;
-                return Effect::Display;
-            }
+            MISC_WRITE => return Effect::changed(std::mem::replace(&mut self.misc, v) != v),
             VIDEO_ENABLE => self.video_enable = v & 1,
             SEQ_INDEX => self.seq_index = v & 7,
             SEQ_DATA => {
                 let i = self.seq_index as usize;
-                self.seq[i] = v & SEQ_MASK[i];
-                return Effect::Display;
+                let old = std::mem::replace(&mut self.seq[i], v & SEQ_MASK[i]);
+                // The map mask and the reset register only steer CPU
+                // writes; mode X programs rewrite the map mask constantly.
+                if old != self.seq[i] && matches!(i, SEQ_CLOCKING | SEQ_CHAR_MAP | SEQ_MEMORY_MODE) {
+                    return Effect::Display;
+                }
             }
-            DAC_MASK => {
-                self.dac.mask = v;
-                return Effect::Display;
-            }
+            DAC_MASK => return Effect::changed(std::mem::replace(&mut self.dac.mask, v) != v),
             DAC_READ_INDEX => {
                 self.dac.read_index = v;
                 self.dac.step = 0;
@@ -442,16 +496,19 @@ impl Regs {
                 self.dac.step = 0;
                 self.dac.reading = false;
             }
-            DAC_DATA => {
-                self.dac.write_data(v);
-                return Effect::Display;
-            }
+            DAC_DATA => return Effect::changed(self.dac.write_data(v)),
             GC_INDEX => self.gc_index = v & 0x0F,
             GC_DATA => {
                 let i = self.gc_index as usize;
                 if let Some(r) = self.gc.get_mut(i) {
-                    *r = v & GC_MASK[i];
-                    return Effect::Display;
+                    let old = std::mem::replace(r, v & GC_MASK[i]);
+                    // Only the shift mode (bits 5-6 of the graphics mode
+                    // register) reaches the screen; the rest of the
+                    // graphics controller steers CPU accesses, and drawing
+                    // code rewrites the bit mask all the time.
+                    if i == GC_MODE && (old ^ *r) & GC_MODE_SHIFT_MASK != 0 {
+                        return Effect::Display;
+                    }
                 }
             }
             p if p == crtc => self.crtc_index = v,
@@ -476,7 +533,9 @@ impl Regs {
             }
             return Effect::Display;
         }
-        self.crtc[i] = v;
+        if std::mem::replace(&mut self.crtc[i], v) == v {
+            return Effect::None;
+        }
         Effect::Display
     }
 
@@ -502,7 +561,10 @@ impl Regs {
         if i < 0x10 && self.ar_index & AR_PAS != 0 {
             return Effect::None;
         }
-        self.ar[i] = v & AR_MASK[i];
+        let v = v & AR_MASK[i];
+        if std::mem::replace(&mut self.ar[i], v) == v {
+            return Effect::None;
+        }
         Effect::Display
     }
 

@@ -8,81 +8,81 @@ use crate::pci::PciFunction;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-/// Guest-side accessors.
-struct Guest {
-    vga: Vga,
-    clock: Clock,
+/// Guest-side accessors (also used by `render_tests.rs`).
+pub(super) struct Guest {
+    pub(super) vga: Vga,
+    pub(super) clock: Clock,
 }
 
 impl Guest {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self::with_rom(None)
     }
-    fn with_rom(rom: Option<Vec<u8>>) -> Self {
+    pub(super) fn with_rom(rom: Option<Vec<u8>>) -> Self {
         let clock = Clock::manual();
         Self {
             vga: Vga::new(clock.clone(), rom),
             clock,
         }
     }
-    fn outb(&mut self, port: u16, v: u8) {
+    pub(super) fn outb(&mut self, port: u16, v: u8) {
         PortDevice::write(&mut self.vga, Port(port), &[v]);
     }
-    fn outw(&mut self, port: u16, v: u16) {
+    pub(super) fn outw(&mut self, port: u16, v: u16) {
         PortDevice::write(&mut self.vga, Port(port), &v.to_le_bytes());
     }
-    fn inb(&mut self, port: u16) -> u8 {
+    pub(super) fn inb(&mut self, port: u16) -> u8 {
         let mut b = [0];
         PortDevice::read(&mut self.vga, Port(port), &mut b);
         b[0]
     }
-    fn inw(&mut self, port: u16) -> u16 {
+    pub(super) fn inw(&mut self, port: u16) -> u16 {
         let mut b = [0; 2];
         PortDevice::read(&mut self.vga, Port(port), &mut b);
         u16::from_le_bytes(b)
     }
-    fn writeb(&mut self, addr: u64, v: u8) {
+    pub(super) fn writeb(&mut self, addr: u64, v: u8) {
         MmioDevice::write(&mut self.vga, addr - LEGACY_WINDOW, &[v]);
     }
-    fn writew(&mut self, addr: u64, v: u16) {
+    pub(super) fn writew(&mut self, addr: u64, v: u16) {
         MmioDevice::write(&mut self.vga, addr - LEGACY_WINDOW, &v.to_le_bytes());
     }
-    fn readb(&mut self, addr: u64) -> u8 {
+    pub(super) fn readb(&mut self, addr: u64) -> u8 {
         let mut b = [0];
         MmioDevice::read(&mut self.vga, addr - LEGACY_WINDOW, &mut b);
         b[0]
     }
-    fn cfg_readl(&mut self, off: u8) -> u32 {
+    pub(super) fn cfg_readl(&mut self, off: u8) -> u32 {
         let mut b = [0; 4];
         self.vga.config_read(off, &mut b);
         u32::from_le_bytes(b)
     }
-    fn cfg_writel(&mut self, off: u8, v: u32) {
+    pub(super) fn cfg_writel(&mut self, off: u8, v: u32) {
         self.vga.config_write(off, &v.to_le_bytes());
     }
 
     // stdvgaio.c
-    fn sequ_write(&mut self, i: u8, v: u8) {
+    pub(super) fn sequ_write(&mut self, i: u8, v: u8) {
         self.outw(0x3C4, u16::from(v) << 8 | u16::from(i));
     }
-    fn grdc_write(&mut self, i: u8, v: u8) {
+    pub(super) fn grdc_write(&mut self, i: u8, v: u8) {
         self.outw(0x3CE, u16::from(v) << 8 | u16::from(i));
     }
-    fn crtc_write(&mut self, i: u8, v: u8) {
+    pub(super) fn crtc_write(&mut self, i: u8, v: u8) {
         self.outw(0x3D4, u16::from(v) << 8 | u16::from(i));
     }
-    fn crtc_read(&mut self, i: u8) -> u8 {
+    pub(super) fn crtc_read(&mut self, i: u8) -> u8 {
         self.outb(0x3D4, i);
         self.inb(0x3D5)
     }
-    fn attr_write(&mut self, i: u8, v: u8) {
+    pub(super) fn attr_write(&mut self, i: u8, v: u8) {
         self.inb(0x3DA);
         let orig = self.inb(0x3C0);
         self.outb(0x3C0, i);
         self.outb(0x3C0, v);
         self.outb(0x3C0, orig);
     }
-    fn attr_read(&mut self, i: u8) -> u8 {
+    pub(super) fn attr_read(&mut self, i: u8) -> u8 {
         self.inb(0x3DA);
         let orig = self.inb(0x3C0);
         self.outb(0x3C0, i);
@@ -91,13 +91,13 @@ impl Guest {
         self.outb(0x3C0, orig);
         v
     }
-    fn attrindex_write(&mut self, v: u8) {
+    pub(super) fn attrindex_write(&mut self, v: u8) {
         self.inb(0x3DA);
         self.outb(0x3C0, v);
     }
 
     /// stdvga_init, then stdvga_set_mode(3) with palette, clear and font.
-    fn set_mode3(&mut self) {
+    pub(super) fn set_mode3(&mut self) {
         self.outb(0x3C2, 0xC3);
         self.sequ_write(0x04, 0x02);
 
@@ -138,7 +138,7 @@ impl Guest {
 
     /// stdvga_load_font with a made-up font: row `y` of character `c` is
     /// `c ^ y`.
-    fn load_font(&mut self, height: u8) {
+    pub(super) fn load_font(&mut self, height: u8) {
         // get_font_access
         self.sequ_write(0x00, 0x01);
         self.sequ_write(0x02, 0x04);
@@ -164,14 +164,14 @@ impl Guest {
         self.grdc_write(0x05, 0x10);
     }
 
-    fn put(&mut self, row: u64, col: u64, text: &[u8], attr: u8) {
+    pub(super) fn put(&mut self, row: u64, col: u64, text: &[u8], attr: u8) {
         for (i, &c) in text.iter().enumerate() {
             let a = 0xB8000 + (row * 80 + col + i as u64) * 2;
             self.writew(a, u16::from(attr) << 8 | u16::from(c));
         }
     }
 
-    fn set_cursor(&mut self, row: u16, col: u16) {
+    pub(super) fn set_cursor(&mut self, row: u16, col: u16) {
         let pos = row * 80 + col;
         self.crtc_write(0x0E, (pos >> 8) as u8);
         self.crtc_write(0x0F, pos as u8);

@@ -1,0 +1,609 @@
+//! The translator's frontend and emitter: a run of guest instructions
+//! becomes host code.
+//!
+//! Each instruction falls into one class:
+//! - **identity**: re-encoded for 64-bit mode with the same operation:
+//!   memory operands get the GS segment and a 32-bit address size (iced
+//!   emits `65 67`), guest ESP/SP becomes r12d/r12w; the host computes the
+//!   same result and the same flags;
+//! - **rewritten**: stack and control-transfer instructions, expressed with
+//!   flag-neutral host instructions (MOV, LEA) on the guest stack through GS;
+//! - **fallback**: anything else ends the block before it; the run loop lets
+//!   the interpreter execute it (privileged and sensitive instructions,
+//!   string instructions, segment loads, FS/GS-relative accesses...).
+
+use crate::{Context, REASON_BUDGET, REASON_FALLBACK, REASON_NEXT};
+use iced_x86::{
+    Code, Decoder, DecoderOptions, Encoder, Instruction, MemoryOperand, Mnemonic, OpKind, Register,
+};
+use std::mem::offset_of;
+
+/// Longest block, in guest instructions.
+const MAX_INSNS: usize = 48;
+
+/// A translated block, before it is placed in the cache.
+#[derive(Debug)]
+pub struct Translation {
+    /// Host code, linked for its executable address.
+    pub code: Vec<u8>,
+    /// (host offset, guest EIP) of each guest instruction, in order.
+    pub map: Vec<(u32, u32)>,
+    /// Guest instructions translated.
+    pub insns: u32,
+    /// Guest bytes covered (from the block's EIP).
+    pub guest_len: u32,
+    /// Exit stubs with a known target: (offset in `code`, target EIP).
+    /// Each starts with 5 bytes that can be replaced by a `jmp` to the
+    /// target's block (chaining).
+    pub exits: Vec<(u32, u32)>,
+}
+
+/// A context field's offset as a (signed) 8-bit displacement.
+fn disp8(field: usize) -> u8 {
+    assert!(field < 128, "context field {field} beyond a disp8");
+    field as u8
+}
+
+struct Emitter {
+    code: Vec<u8>,
+    /// Executable address of `code[0]`.
+    rx: u64,
+    exit: u64,
+    exits: Vec<(u32, u32)>,
+}
+
+impl Emitter {
+    fn here(&self) -> u64 {
+        self.rx + self.code.len() as u64
+    }
+    /// `mov dword [r15+field], imm32`
+    fn store_imm(&mut self, field: usize, v: u32) {
+        self.code.extend_from_slice(&[0x41, 0xc7, 0x47, disp8(field)]);
+        self.code.extend_from_slice(&v.to_le_bytes());
+    }
+    /// `mov dword [r15+field], r11d`
+    fn store_r11(&mut self, field: usize) {
+        self.code.extend_from_slice(&[0x45, 0x89, 0x5f, disp8(field)]);
+    }
+    /// `jmp rel32` to `target`.
+    fn jmp(&mut self, target: u64) {
+        let rel = target.wrapping_sub(self.here() + 5) as i64 as i32;
+        self.code.push(0xe9);
+        self.code.extend_from_slice(&rel.to_le_bytes());
+    }
+    /// Leave the block for the run loop: next EIP and reason. A plain
+    /// `REASON_NEXT` exit is recorded as chainable.
+    fn exit_to(&mut self, eip: u32, reason: u32) {
+        if reason == REASON_NEXT {
+            self.exits.push((self.code.len() as u32, eip));
+        }
+        self.store_imm(offset_of!(Context, next_eip), eip);
+        self.store_imm(offset_of!(Context, reason), reason);
+        self.jmp(self.exit);
+    }
+    /// Continue at the guest EIP in r11d: look it up in the indirect
+    /// branch table (flags saved around the compare) and jump to its block,
+    /// or leave for the run loop on a miss.
+    fn exit_r11(&mut self) {
+        // pushfq; movzx r10d, r11w; shl r10, 4; add r10, [r15+ibtc];
+        // cmp r11, [r10]; jne .miss (+8); mov r10, [r10+8]; popfq; jmp r10
+        self.code
+            .extend_from_slice(&[0x9c, 0x45, 0x0f, 0xb7, 0xd3, 0x49, 0xc1, 0xe2, 0x04]);
+        self.code
+            .extend_from_slice(&[0x4d, 0x03, 0x57, disp8(offset_of!(Context, ibtc))]);
+        self.code.extend_from_slice(&[
+            0x4d, 0x3b, 0x1a, 0x75, 0x08, 0x4d, 0x8b, 0x52, 0x08, 0x9d, 0x41, 0xff, 0xe2,
+        ]);
+        // .miss: popfq; exit with r11d.
+        self.code.push(0x9d);
+        self.store_r11(offset_of!(Context, next_eip));
+        self.store_imm(offset_of!(Context, reason), REASON_NEXT);
+        self.jmp(self.exit);
+    }
+    /// Encode a host instruction.
+    fn insn(&mut self, i: &Instruction) -> Result<(), iced_x86::IcedError> {
+        let mut e = Encoder::new(64);
+        e.encode(i, self.here())?;
+        self.code.extend_from_slice(&e.take_buffer());
+        Ok(())
+    }
+    /// The block-entry budget check (flag-neutral: LEA, XCHG, JRCXZ).
+    fn budget_check(&mut self, eip: u32) {
+        // xchg r13, rcx; jrcxz .out; lea rcx, [rcx-1]; xchg r13, rcx; jmp .body
+        // (.out is 4 + 3 + 5 = 12 bytes past the JRCXZ.)
+        self.code.extend_from_slice(&[
+            0x4c, 0x87, 0xe9, 0xe3, 0x0c, 0x48, 0x8d, 0x49, 0xff, 0x4c, 0x87, 0xe9,
+        ]);
+        let jmp_at = self.code.len();
+        self.code.extend_from_slice(&[0xe9, 0, 0, 0, 0]);
+        // .out: xchg r13, rcx; exit with BUDGET at this block's EIP.
+        self.code.extend_from_slice(&[0x4c, 0x87, 0xe9]);
+        self.exit_to(eip, REASON_BUDGET);
+        let body = self.code.len();
+        let rel = (body - (jmp_at + 5)) as i32;
+        self.code[jmp_at + 1..jmp_at + 5].copy_from_slice(&rel.to_le_bytes());
+    }
+
+    /// Count the block's guest instructions in r14 (flag-neutral LEA).
+    fn count(&mut self, n: u32) {
+        // lea r14, [r14 + disp32]
+        self.code.extend_from_slice(&[0x4d, 0x8d, 0xb6]);
+        self.code.extend_from_slice(&n.to_le_bytes());
+    }
+}
+
+/// ESP → r12d and SP → r12w; other registers unchanged.
+fn host_reg(r: Register) -> Register {
+    match r {
+        Register::ESP => Register::R12D,
+        Register::SP => Register::R12W,
+        r => r,
+    }
+}
+
+/// Identity-translatable mnemonics (their 64-bit encoding with 32-bit
+/// operands has the same semantics, flags included).
+fn identity_ok(i: &Instruction) -> bool {
+    use Mnemonic as M;
+    let m = i.mnemonic();
+    let ok = matches!(
+        m,
+        M::Add
+            | M::Adc
+            | M::Sub
+            | M::Sbb
+            | M::And
+            | M::Or
+            | M::Xor
+            | M::Cmp
+            | M::Test
+            | M::Mov
+            | M::Movzx
+            | M::Movsx
+            | M::Lea
+            | M::Neg
+            | M::Not
+            | M::Inc
+            | M::Dec
+            | M::Shl
+            | M::Sal
+            | M::Shr
+            | M::Sar
+            | M::Rol
+            | M::Ror
+            | M::Rcl
+            | M::Rcr
+            | M::Shld
+            | M::Shrd
+            | M::Mul
+            | M::Imul
+            | M::Div
+            | M::Idiv
+            | M::Bt
+            | M::Bts
+            | M::Btr
+            | M::Btc
+            | M::Bsf
+            | M::Bsr
+            | M::Bswap
+            | M::Xchg
+            | M::Xadd
+            | M::Cmpxchg
+            | M::Cmpxchg8b
+            | M::Cbw
+            | M::Cwde
+            | M::Cwd
+            | M::Cdq
+            | M::Nop
+            | M::Clc
+            | M::Stc
+            | M::Cmc
+            | M::Cld
+            | M::Std
+            | M::Lahf
+            | M::Sahf
+    ) || (M::Seto as u32..=M::Setg as u32).contains(&(m as u32)) && is_setcc(m)
+        || is_cmov(m);
+    if !ok {
+        return false;
+    }
+    // F3 BSF/BSR would run as TZCNT/LZCNT on the host.
+    if matches!(m, M::Bsf | M::Bsr) && i.has_rep_prefix() {
+        return false;
+    }
+    // Segment registers, control and debug registers are not plain moves.
+    for n in 0..i.op_count() {
+        if i.op_kind(n) == OpKind::Register {
+            let r = i.op_register(n);
+            if r.is_segment_register() || r.is_cr() || r.is_dr() || r.is_tr() {
+                return false;
+            }
+        }
+    }
+    mem_ok(i)
+}
+
+fn is_setcc(m: Mnemonic) -> bool {
+    use Mnemonic as M;
+    matches!(
+        m,
+        M::Seto
+            | M::Setno
+            | M::Setb
+            | M::Setae
+            | M::Sete
+            | M::Setne
+            | M::Setbe
+            | M::Seta
+            | M::Sets
+            | M::Setns
+            | M::Setp
+            | M::Setnp
+            | M::Setl
+            | M::Setge
+            | M::Setle
+            | M::Setg
+    )
+}
+
+fn is_cmov(m: Mnemonic) -> bool {
+    use Mnemonic as M;
+    matches!(
+        m,
+        M::Cmovo
+            | M::Cmovno
+            | M::Cmovb
+            | M::Cmovae
+            | M::Cmove
+            | M::Cmovne
+            | M::Cmovbe
+            | M::Cmova
+            | M::Cmovs
+            | M::Cmovns
+            | M::Cmovp
+            | M::Cmovnp
+            | M::Cmovl
+            | M::Cmovge
+            | M::Cmovle
+            | M::Cmovg
+    )
+}
+
+/// A memory operand we can express through GS: 32-bit addressing, the
+/// flat DS/ES/SS segments (no FS/GS/CS override).
+fn mem_ok(i: &Instruction) -> bool {
+    if !(0..i.op_count()).any(|n| i.op_kind(n) == OpKind::Memory) {
+        return true;
+    }
+    if i.mnemonic() == Mnemonic::Lea {
+        return !i.memory_base().is_gpr16() && !i.memory_index().is_gpr16();
+    }
+    let base_ok = |r: Register| r == Register::None || r.is_gpr32();
+    let seg = i.memory_segment();
+    base_ok(i.memory_base())
+        && base_ok(i.memory_index())
+        && !(i.memory_base() == Register::None
+            && i.memory_index() == Register::None
+            && i.memory_displ_size() == 2)
+        && matches!(seg, Register::DS | Register::ES | Register::SS)
+        && !matches!(i.segment_prefix(), Register::FS | Register::GS | Register::CS)
+}
+
+/// Rewrite `i` for the host: ESP → r12d, memory through GS, short INC/DEC
+/// to their r/m forms.
+fn to_host(i: &Instruction) -> Instruction {
+    let mut h = *i;
+    h.set_code(match i.code() {
+        Code::Inc_r16 => Code::Inc_rm16,
+        Code::Inc_r32 => Code::Inc_rm32,
+        Code::Dec_r16 => Code::Dec_rm16,
+        Code::Dec_r32 => Code::Dec_rm32,
+        c => c,
+    });
+    for n in 0..i.op_count() {
+        if i.op_kind(n) == OpKind::Register {
+            h.set_op_register(n, host_reg(i.op_register(n)));
+        }
+    }
+    if (0..i.op_count()).any(|n| i.op_kind(n) == OpKind::Memory) {
+        h.set_memory_base(host_reg(i.memory_base()));
+        h.set_memory_index(host_reg(i.memory_index()));
+        if i.mnemonic() != Mnemonic::Lea {
+            h.set_segment_prefix(Register::GS);
+        } else {
+            h.set_segment_prefix(Register::None);
+        }
+        if i.memory_base() == Register::None && i.memory_index() == Register::None {
+            h.set_memory_displ_size(4);
+        }
+    }
+    h
+}
+
+/// Emit the guest stack push of `value` (a host register or an immediate),
+/// committing ESP only after the store (so a fault leaves it unchanged).
+fn push32(e: &mut Emitter, value: Result<Register, u32>) -> Result<(), iced_x86::IcedError> {
+    let slot = MemoryOperand::with_base_displ(Register::R12D, -4).with_segment_prefix(Register::GS);
+    let st = match value {
+        Ok(r) => Instruction::with2(Code::Mov_rm32_r32, slot, r)?,
+        Err(imm) => Instruction::with2(Code::Mov_rm32_imm32, slot, imm)?,
+    };
+    e.insn(&st)?;
+    e.code.extend_from_slice(&[0x45, 0x8d, 0x64, 0x24, 0xfc]); // lea r12d, [r12-4]
+    Ok(())
+}
+
+trait WithSeg {
+    fn with_segment_prefix(self, r: Register) -> MemoryOperand;
+}
+impl WithSeg for MemoryOperand {
+    fn with_segment_prefix(mut self, r: Register) -> MemoryOperand {
+        self.segment_prefix = r;
+        self
+    }
+}
+
+/// Translate the block at `eip` whose code bytes (to the end of its page)
+/// are `bytes`, for executable address `rx`, with the shared exit stub at
+/// `exit`. None when its first instruction cannot be translated.
+pub fn translate(bytes: &[u8], eip: u32, rx: u64, exit: u64) -> Option<Translation> {
+    let mut e = Emitter {
+        code: Vec::with_capacity(512),
+        rx,
+        exit,
+        exits: Vec::new(),
+    };
+    e.budget_check(eip);
+    // The instruction count is patched in once the block is known.
+    let count_at = e.code.len();
+    e.count(0);
+    let mut dec = Decoder::with_ip(32, bytes, u64::from(eip), DecoderOptions::NONE);
+    let mut map = Vec::new();
+    let mut insns = 0u32;
+    let mut i = Instruction::default();
+    let mut next = eip;
+    let mut ended = false;
+    while insns < MAX_INSNS as u32 && dec.can_decode() {
+        dec.decode_out(&mut i);
+        if i.code() == Code::INVALID {
+            break;
+        }
+        if !cpu::supports(&i) {
+            break;
+        }
+        let start = e.code.len();
+        let here = i.ip32();
+        let after = i.next_ip32();
+        let ok = translate_one(&mut e, &i);
+        match ok {
+            Some(true) => {
+                map.push((start as u32, here));
+                insns += 1;
+                next = after;
+            }
+            Some(false) => {
+                // A block-ending control transfer was emitted.
+                map.push((start as u32, here));
+                insns += 1;
+                next = after;
+                ended = true;
+                break;
+            }
+            None => {
+                e.code.truncate(start);
+                break;
+            }
+        }
+    }
+    if insns == 0 {
+        return None;
+    }
+    e.code[count_at + 3..count_at + 7].copy_from_slice(&insns.to_le_bytes());
+    if !ended {
+        // Fell off the end (length limit, page end, or an instruction for
+        // the interpreter): continue at `next`.
+        let reason = if dec.can_decode() && insns < MAX_INSNS as u32 {
+            REASON_FALLBACK
+        } else {
+            REASON_NEXT
+        };
+        e.exit_to(next, reason);
+    }
+    Some(Translation {
+        code: e.code,
+        map,
+        insns,
+        guest_len: next.wrapping_sub(eip),
+        exits: e.exits,
+    })
+}
+
+/// Emit one guest instruction: Some(true) = continue, Some(false) = the
+/// block ends here (control transfer emitted), None = not translatable.
+fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
+    use Mnemonic as M;
+    let after = i.next_ip32();
+    match (i.mnemonic(), i.code()) {
+        (M::Push, Code::Push_r32) => push32(e, Ok(host_reg(i.op0_register()))).ok().map(|_| true),
+        (M::Push, Code::Pushd_imm32 | Code::Pushd_imm8) => push32(e, Err(i.immediate32())).ok().map(|_| true),
+        (M::Pop, Code::Pop_r32) => {
+            let r = host_reg(i.op0_register());
+            let src = MemoryOperand::with_base(Register::R12D).with_segment_prefix(Register::GS);
+            e.insn(&Instruction::with2(Code::Mov_r32_rm32, r, src).ok()?)
+                .ok()?;
+            if r != Register::R12D {
+                e.code.extend_from_slice(&[0x45, 0x8d, 0x64, 0x24, 0x04]); // lea r12d, [r12+4]
+            }
+            Some(true)
+        }
+        (M::Jmp, Code::Jmp_rel8_32 | Code::Jmp_rel32_32) => {
+            e.exit_to(i.near_branch32(), REASON_NEXT);
+            Some(false)
+        }
+        (_, _)
+            if i.flow_control() == iced_x86::FlowControl::ConditionalBranch
+                && matches!(i.op0_kind(), OpKind::NearBranch32)
+                && i.mnemonic() != M::Jecxz
+                && !matches!(i.mnemonic(), M::Loop | M::Loope | M::Loopne) =>
+        {
+            // jcc .taken (rel32); fall-through exit; .taken: exit to target.
+            let cc = i.condition_code() as u8 - iced_x86::ConditionCode::o as u8;
+            let at = e.code.len();
+            e.code.extend_from_slice(&[0x0f, 0x80 + cc, 0, 0, 0, 0]);
+            e.exit_to(after, REASON_NEXT);
+            let taken = e.code.len();
+            let rel = (taken - (at + 6)) as i32;
+            e.code[at + 2..at + 6].copy_from_slice(&rel.to_le_bytes());
+            e.exit_to(i.near_branch32(), REASON_NEXT);
+            Some(false)
+        }
+        (M::Call, Code::Call_rel32_32) => {
+            push32(e, Err(after)).ok()?;
+            e.exit_to(i.near_branch32(), REASON_NEXT);
+            Some(false)
+        }
+        (M::Ret, Code::Retnd) => {
+            // mov r11d, gs:[r12d]; lea r12d, [r12+4]; exit to r11d
+            e.code
+                .extend_from_slice(&[0x65, 0x67, 0x45, 0x8b, 0x1c, 0x24, 0x45, 0x8d, 0x64, 0x24, 0x04]);
+            e.exit_r11();
+            Some(false)
+        }
+        (M::Jmp, Code::Jmp_rm32) | (M::Call, Code::Call_rm32) => {
+            if !mem_ok(i) {
+                return None;
+            }
+            // mov r11d, <operand>
+            let load = if i.op0_kind() == OpKind::Register {
+                Instruction::with2(Code::Mov_r32_rm32, Register::R11D, host_reg(i.op0_register())).ok()?
+            } else {
+                let h = to_host(i);
+                let mut m = MemoryOperand::with_base_index_scale_displ_size(
+                    h.memory_base(),
+                    h.memory_index(),
+                    h.memory_index_scale(),
+                    i64::from(h.memory_displacement32() as i32),
+                    if h.memory_base() == Register::None && h.memory_index() == Register::None {
+                        4
+                    } else {
+                        1
+                    },
+                );
+                m.segment_prefix = Register::GS;
+                Instruction::with2(Code::Mov_r32_rm32, Register::R11D, m).ok()?
+            };
+            e.insn(&load).ok()?;
+            if i.mnemonic() == M::Call {
+                push32(e, Err(after)).ok()?;
+            }
+            e.exit_r11();
+            Some(false)
+        }
+        _ if is_string(i) => {
+            string(e, i).ok()?;
+            Some(true)
+        }
+        _ if identity_ok(i) => {
+            let h = to_host(i);
+            e.insn(&h).ok()?;
+            Some(true)
+        }
+        _ => None,
+    }
+}
+
+/// MOVS, STOS, LODS, CMPS, SCAS with 32-bit addressing and flat segments.
+fn is_string(i: &Instruction) -> bool {
+    use Mnemonic as M;
+    matches!(
+        i.mnemonic(),
+        M::Movsb
+            | M::Movsw
+            | M::Movsd
+            | M::Stosb
+            | M::Stosw
+            | M::Stosd
+            | M::Lodsb
+            | M::Lodsw
+            | M::Lodsd
+            | M::Cmpsb
+            | M::Cmpsw
+            | M::Cmpsd
+            | M::Scasb
+            | M::Scasw
+            | M::Scasd
+    ) && (0..i.op_count()).all(|n| !matches!(i.op_kind(n), OpKind::MemorySegSI | OpKind::MemoryESDI))
+        && !matches!(i.segment_prefix(), Register::FS | Register::GS | Register::CS)
+}
+
+/// A string instruction on rebased RSI/RDI: the host runs the same string
+/// operation (DF, REP, flags and mid-way faults included) on window
+/// addresses; because the window is 4 GiB-aligned, truncating RSI/RDI back
+/// to 32 bits gives the guest's ESI/EDI again (also at a fault).
+fn string(e: &mut Emitter, i: &Instruction) -> Result<(), iced_x86::IcedError> {
+    let uses = |k: OpKind| (0..i.op_count()).any(|n| i.op_kind(n) == k);
+    let si = uses(OpKind::MemorySegESI);
+    let di = uses(OpKind::MemoryESEDI);
+    // mov r11, [r15 + window_base]
+    e.code
+        .extend_from_slice(&[0x4d, 0x8b, 0x5f, disp8(offset_of!(Context, window_base))]);
+    if si {
+        e.code.extend_from_slice(&[0x4a, 0x8d, 0x34, 0x1e]); // lea rsi, [rsi + r11]
+    }
+    if di {
+        e.code.extend_from_slice(&[0x4a, 0x8d, 0x3c, 0x1f]); // lea rdi, [rdi + r11]
+    }
+    // The same instruction with 64-bit addresses and no segment override.
+    let code = match i.mnemonic() {
+        Mnemonic::Movsb => Code::Movsb_m8_m8,
+        Mnemonic::Movsw => Code::Movsw_m16_m16,
+        Mnemonic::Movsd => Code::Movsd_m32_m32,
+        Mnemonic::Stosb => Code::Stosb_m8_AL,
+        Mnemonic::Stosw => Code::Stosw_m16_AX,
+        Mnemonic::Stosd => Code::Stosd_m32_EAX,
+        Mnemonic::Lodsb => Code::Lodsb_AL_m8,
+        Mnemonic::Lodsw => Code::Lodsw_AX_m16,
+        Mnemonic::Lodsd => Code::Lodsd_EAX_m32,
+        Mnemonic::Cmpsb => Code::Cmpsb_m8_m8,
+        Mnemonic::Cmpsw => Code::Cmpsw_m16_m16,
+        Mnemonic::Cmpsd => Code::Cmpsd_m32_m32,
+        Mnemonic::Scasb => Code::Scasb_AL_m8,
+        Mnemonic::Scasw => Code::Scasw_AX_m16,
+        _ => Code::Scasd_EAX_m32,
+    };
+    let h = match code {
+        Code::Movsb_m8_m8 => Instruction::with_movsb(64, Register::None, rep(i))?,
+        Code::Movsw_m16_m16 => Instruction::with_movsw(64, Register::None, rep(i))?,
+        Code::Movsd_m32_m32 => Instruction::with_movsd(64, Register::None, rep(i))?,
+        Code::Stosb_m8_AL => Instruction::with_stosb(64, rep(i))?,
+        Code::Stosw_m16_AX => Instruction::with_stosw(64, rep(i))?,
+        Code::Stosd_m32_EAX => Instruction::with_stosd(64, rep(i))?,
+        Code::Lodsb_AL_m8 => Instruction::with_lodsb(64, Register::None, rep(i))?,
+        Code::Lodsw_AX_m16 => Instruction::with_lodsw(64, Register::None, rep(i))?,
+        Code::Lodsd_EAX_m32 => Instruction::with_lodsd(64, Register::None, rep(i))?,
+        Code::Cmpsb_m8_m8 => Instruction::with_cmpsb(64, Register::None, rep(i))?,
+        Code::Cmpsw_m16_m16 => Instruction::with_cmpsw(64, Register::None, rep(i))?,
+        Code::Cmpsd_m32_m32 => Instruction::with_cmpsd(64, Register::None, rep(i))?,
+        Code::Scasb_AL_m8 => Instruction::with_scasb(64, rep(i))?,
+        Code::Scasw_AX_m16 => Instruction::with_scasw(64, rep(i))?,
+        _ => Instruction::with_scasd(64, rep(i))?,
+    };
+    e.insn(&h)?;
+    if si {
+        e.code.extend_from_slice(&[0x89, 0xf6]); // mov esi, esi
+    }
+    if di {
+        e.code.extend_from_slice(&[0x89, 0xff]); // mov edi, edi
+    }
+    Ok(())
+}
+
+fn rep(i: &Instruction) -> iced_x86::RepPrefixKind {
+    if i.has_repne_prefix() {
+        iced_x86::RepPrefixKind::Repne
+    } else if i.has_rep_prefix() {
+        iced_x86::RepPrefixKind::Repe
+    } else {
+        iced_x86::RepPrefixKind::None
+    }
+}

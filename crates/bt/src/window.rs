@@ -1,0 +1,159 @@
+//! The guest window: a 4 GiB host reservation at the GS base in which guest
+//! physical memory appears at its guest address, so translated code reaches
+//! guest memory with `gs:` and a 32-bit address size (the host then wraps
+//! effective addresses mod 2^32 exactly as the guest would).
+//!
+//! With paging off (the only case translated so far) guest-linear equals
+//! guest-physical: RAM is mapped once, read-write; the BIOS ROM read-only
+//! at the top of 4 GiB; everything else — the legacy area 0xA0000–0xFFFFF
+//! (VGA window, shadowed BIOS), MMIO, holes — stays inaccessible, so an
+//! access there faults and the instruction is emulated by the interpreter.
+//! Pages holding translated code are made read-only, so a guest write to
+//! them faults too and is handled as self-modifying code.
+
+use mem::PhysMemory;
+use std::io;
+
+const FOUR_GIB: u64 = 1 << 32;
+/// Beyond 4 GiB: an access near the top (a wide operand at 0xFFFFFFFF)
+/// runs this far past the end.
+const GUARD: u64 = 1 << 16;
+const LEGACY: std::ops::Range<u64> = 0xA0000..0x100000;
+const PAGE: u64 = 4096;
+
+/// The guest window. Its base is 4 GiB-aligned, so the low 32 bits of a
+/// host address inside it are the guest address: host string instructions
+/// can run on rebased RSI/RDI, and truncating them back to 32 bits (or
+/// reading them at a fault) gives the guest's ESI/EDI.
+#[derive(Debug)]
+pub struct Window {
+    base: *mut u8,
+    ram_size: u64,
+    /// The whole reservation (for unmapping).
+    reserved: (*mut u8, usize),
+}
+
+fn check(r: libc::c_int) -> io::Result<()> {
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+impl Window {
+    /// Reserve the window and map `mem`'s RAM and ROM into it.
+    ///
+    /// # Errors
+    /// The host refused the reservation or a mapping.
+    pub fn new(mem: &PhysMemory) -> io::Result<Self> {
+        // Twice the size, to find a 4 GiB-aligned base inside.
+        let len = (2 * FOUR_GIB + GUARD) as usize;
+        // SAFETY: an anonymous PROT_NONE reservation; checked below.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let aligned = (base as u64).next_multiple_of(FOUR_GIB);
+        let w = Self {
+            base: aligned as *mut u8,
+            ram_size: mem.ram_size(),
+            reserved: (base.cast(), len),
+        };
+        w.map_fd(
+            0,
+            mem.ram_size(),
+            mem.ram().fd(),
+            0,
+            libc::PROT_READ | libc::PROT_WRITE,
+        )?;
+        // The legacy area is not plain RAM (VGA window, BIOS shadow).
+        w.protect(LEGACY.start, LEGACY.end - LEGACY.start, libc::PROT_NONE)?;
+        if let Some(rom) = mem.rom() {
+            let size = rom.len() as u64;
+            w.map_fd(FOUR_GIB - size, size, rom.fd(), 0, libc::PROT_READ)?;
+        }
+        Ok(w)
+    }
+
+    fn map_fd(&self, at: u64, len: u64, fd: i32, off: u64, prot: libc::c_int) -> io::Result<()> {
+        // SAFETY: MAP_FIXED inside our own reservation (at + len <= 4 GiB),
+        // replacing only pages of the reservation.
+        let p = unsafe {
+            libc::mmap(
+                self.base.add(at as usize).cast(),
+                len as usize,
+                prot,
+                libc::MAP_SHARED | libc::MAP_FIXED,
+                fd,
+                off as libc::off_t,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn protect(&self, at: u64, len: u64, prot: libc::c_int) -> io::Result<()> {
+        // SAFETY: inside our reservation; mprotect only changes permissions.
+        check(unsafe { libc::mprotect(self.base.add(at as usize).cast(), len as usize, prot) })
+    }
+
+    /// The GS base translated code runs with.
+    pub fn base(&self) -> u64 {
+        self.base as u64
+    }
+
+    /// Whether guest physical page `page` (number) is RAM mapped here.
+    pub fn is_ram_page(&self, page: u64) -> bool {
+        let a = page * PAGE;
+        a < self.ram_size && !LEGACY.contains(&a)
+    }
+
+    /// Make a RAM page read-only (it holds translated code) or writable
+    /// again. Pages that are not plain RAM are left alone.
+    pub fn set_code_page(&self, page: u64, code: bool) -> io::Result<()> {
+        if !self.is_ram_page(page) {
+            return Ok(());
+        }
+        let prot = if code {
+            libc::PROT_READ
+        } else {
+            libc::PROT_READ | libc::PROT_WRITE
+        };
+        self.protect(page * PAGE, PAGE, prot)
+    }
+
+    /// Point this thread's GS base at the window.
+    pub fn activate(&self) -> io::Result<()> {
+        const ARCH_SET_GS: libc::c_long = 0x1001;
+        // SAFETY: arch_prctl(ARCH_SET_GS) changes only this thread's GS
+        // base, which Rust code on x86-64 Linux does not use (TLS is FS).
+        let r = unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_SET_GS, self.base as libc::c_long) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        // SAFETY: the whole reservation made in `new`.
+        unsafe {
+            libc::munmap(self.reserved.0.cast(), self.reserved.1);
+        }
+    }
+}

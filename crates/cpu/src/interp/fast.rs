@@ -55,26 +55,7 @@ pub(super) fn lookup(i: &Instruction, p: &Pre) -> Option<Handler> {
                 dec_r32
             });
         }
-        Mnemonic::Jo
-        | Mnemonic::Jno
-        | Mnemonic::Jb
-        | Mnemonic::Jae
-        | Mnemonic::Je
-        | Mnemonic::Jne
-        | Mnemonic::Jbe
-        | Mnemonic::Ja
-        | Mnemonic::Js
-        | Mnemonic::Jns
-        | Mnemonic::Jp
-        | Mnemonic::Jnp
-        | Mnemonic::Jl
-        | Mnemonic::Jge
-        | Mnemonic::Jle
-        | Mnemonic::Jg
-            if p.op[0] == Opd::Imm =>
-        {
-            return Some(jcc_rel);
-        }
+        _ if i.is_jcc_short_or_near() && p.op[0] == Opd::Imm => return Some(jcc_rel),
         _ => return None,
     };
     let mem32 = p.mem_bytes == 4;

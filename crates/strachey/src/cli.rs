@@ -459,6 +459,15 @@ fn print_stats(m: &Machine) {
     );
     if let Some(bt) = &m.bt {
         let b = &bt.stats;
+        let total = b.executed + s.instructions;
+        eprintln!(
+            "strachey: guest instructions {} ({} translated, {} interpreted) in {:.3} s = {:.1} MIPS",
+            total,
+            b.executed,
+            s.instructions,
+            secs,
+            total as f64 / secs / 1e6
+        );
         eprintln!(
             "strachey: bt: blocks translated {} ({} guest instructions, {} host bytes, {:.1} ms translating), entries {}",
             b.blocks,

@@ -371,11 +371,13 @@ impl Bt {
     /// (block, index of the guest instruction) holding host address `rip`.
     fn insn_of_fault(&self, rip: u64) -> (usize, usize) {
         let off = (rip - self.cache.rx_addr(0)) as usize;
-        let b = self
-            .list
-            .iter()
-            .position(|b| off >= b.rx_off && off < b.rx_off + b.len)
-            .expect("a fault in translated code lies in a block");
+        // Blocks are appended in cache order (a flush empties both), so the
+        // list is sorted by `rx_off`.
+        let b = self.list.partition_point(|b| b.rx_off <= off).saturating_sub(1);
+        assert!(
+            off >= self.list[b].rx_off && off < self.list[b].rx_off + self.list[b].len,
+            "a fault in translated code lies in a block"
+        );
         let rel = (off - self.list[b].rx_off) as u32;
         let i = self.list[b].map.partition_point(|&(h, _)| h <= rel);
         (b, i.saturating_sub(1))

@@ -19,6 +19,7 @@
 //! | PCI config, reset control | 0xCF8, 0xCFC, 0xCF9 | — |
 //! | fw_cfg | 0x510, 0x511, 0x514–0x51B | — |
 //! | port 0x92 (A20, reset) | 0x92 | — |
+//! | x87 error latch (FERR# → IRQ13) | 0xF0 | 13 |
 //! | debug exit | 0xF4 | — |
 //!
 //! Time comes from the host clock; timers (PIT, RTC, UARTs) are brought up

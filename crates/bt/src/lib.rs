@@ -38,7 +38,25 @@ use cpu::{Bus, Cpu, Exit};
 use std::collections::HashMap;
 use std::mem::offset_of;
 
-pub use translate::{translate, Translation};
+pub use translate::{listing, translate, Env, Translation};
+
+/// The listing of the block at `eip` (guest bytes from `eip` on) as the
+/// translator would emit it at fixed host addresses (the golden-listing
+/// tests; `--trace-translation` prints the real ones). None when the first
+/// instruction is left to the interpreter.
+pub fn listing_at_fixed_addresses(bytes: &[u8], eip: u32) -> Option<String> {
+    const RX: u64 = 0x7f00_0010_0000;
+    let callouts = HashMap::new();
+    let env = Env {
+        rx: RX,
+        exit: 0x7f00_0000_0040,
+        fpu_load: 0x7f00_0000_0100,
+        mode: MODE_FPU,
+        callouts: &callouts,
+    };
+    let t = translate(bytes, eip, &env)?;
+    Some(listing(&t, bytes, eip, RX))
+}
 
 /// Reasons a block returns to the run loop (`Context::reason`).
 pub const REASON_NEXT: u32 = 0;
@@ -50,9 +68,10 @@ pub const REASON_FAULT: u32 = 2;
 pub const REASON_FALLBACK: u32 = 3;
 
 /// What translated code reads and writes (`#[repr(C)]`; offsets are used
-/// by the generated code).
-#[derive(Debug, Default)]
-#[repr(C)]
+/// by the generated code: the fields it touches often come first, within a
+/// disp8 of r15).
+#[derive(Debug)]
+#[repr(C, align(64))]
 pub struct Context {
     /// Guest EAX..EDI (ESP at index 4).
     pub regs: [u32; 8],
@@ -71,16 +90,32 @@ pub struct Context {
     pub executed: u64,
     /// The guest window's base (GS base), for rebasing string operands.
     pub window_base: u64,
-    /// The indirect-branch table: 65,536 entries of (guest EIP, host
-    /// address), indexed by the low 16 bits of the EIP.
+    /// The indirect-branch table: 65,536 entries of (guest EIP and mode,
+    /// host address), indexed by the low 16 bits of the EIP.
     pub ibtc: u64,
+    /// Whether the host FPU holds the guest's x87/MMX state (set by the
+    /// load helper on the first x87 instruction after entry; the exit stub
+    /// then saves it into `fpu_image`).
+    pub fpu_loaded: u8,
+    _pad0: [u8; 3],
+    /// Guest FIP of the last non-control x87 instruction translated code
+    /// executed (the host's own FIP would be a host address).
+    pub fpu_fip: u32,
+    /// Its FOP (bits 0–10) and the segment of its memory operand (bits
+    /// 16–23, 0xff for none); all ones when none ran since entry.
+    pub fpu_opseg: u32,
+    /// Its memory operand's offset.
+    pub fpu_fdp: u32,
+    /// The host's MXCSR, kept across the guest state's FXRSTOR.
+    pub host_mxcsr: u32,
+    _pad1: u32,
     /// Host RIP of a fault.
     pub fault_rip: u64,
     /// Faulting data address.
     pub fault_addr: u64,
     /// Signal number of a fault.
     pub fault_signo: u32,
-    _pad: u32,
+    _pad2: u32,
     /// This engine's code cache (executable range) and fault-exit stub,
     /// for the signal handler.
     pub rx_start: u64,
@@ -88,6 +123,45 @@ pub struct Context {
     pub rx_end: u64,
     /// Where a fault resumes.
     pub fault_exit: u64,
+    /// The guest x87/MMX state as an FXSAVE image (16-byte aligned), loaded
+    /// into the host FPU on demand and saved back at exit.
+    pub fpu_image: FxArea,
+}
+
+/// A 512-byte FXSAVE/FXRSTOR area.
+#[derive(Clone, Debug)]
+#[repr(C, align(16))]
+pub struct FxArea(pub [u8; 512]);
+
+impl Default for Context {
+    fn default() -> Self {
+        Self {
+            regs: [0; 8],
+            rflags: 0,
+            target: 0,
+            next_eip: 0,
+            reason: 0,
+            budget: 0,
+            executed: 0,
+            window_base: 0,
+            ibtc: 0,
+            fpu_loaded: 0,
+            _pad0: [0; 3],
+            fpu_fip: 0,
+            fpu_opseg: u32::MAX,
+            fpu_fdp: 0,
+            host_mxcsr: 0,
+            _pad1: 0,
+            fault_rip: 0,
+            fault_addr: 0,
+            fault_signo: 0,
+            _pad2: 0,
+            rx_start: 0,
+            rx_end: 0,
+            fault_exit: 0,
+            fpu_image: FxArea([0; 512]),
+        }
+    }
 }
 
 /// One indirect-branch table entry.
@@ -127,7 +201,46 @@ pub struct BtStats {
     pub flushes: u64,
     /// Time spent translating.
     pub translate_time: std::time::Duration,
+    /// Instructions the interpreter executed at a translated block's
+    /// request (not translated: sensitive, privileged or not yet handled),
+    /// by mnemonic.
+    pub callouts: HashMap<iced_x86::Mnemonic, u64>,
+    /// Instructions interpreted because the CPU was in a mode the
+    /// translator does not handle, by mode (`MODE_NAMES`).
+    pub by_mode: [u64; MODE_NAMES.len()],
+    /// Host faults in translated code by kind (`FAULT_NAMES`).
+    pub faults: [u64; FAULT_NAMES.len()],
+    /// Instructions retranslated as callouts because they kept faulting.
+    pub retranslations: u64,
 }
+
+/// Why the interpreter ran instead of translated code (`BtStats::by_mode`).
+pub const MODE_NAMES: [&str; 6] = [
+    "real mode",
+    "virtual-8086 mode",
+    "paging",
+    "16-bit or non-flat segments",
+    "interrupt shadow, TF or halt",
+    "pending event",
+];
+
+/// Host faults in translated code (`BtStats::faults`).
+pub const FAULT_NAMES: [&str; 6] = [
+    "MMIO or unmapped",
+    "ROM write",
+    "write to translated code",
+    "legacy-area RAM",
+    "#DE",
+    "x87 #MF",
+];
+
+/// After this many host faults at one guest instruction, it is
+/// retranslated as a callout (no host fault per execution).
+const HOT_FAULTS: u32 = 3;
+
+/// A retranslated callout is tried as host code again after this many
+/// executions.
+const CALLOUT_RETRY: u32 = 1024;
 
 /// An exit stub that jumps to another block instead of the exit stub:
 /// where it is and the bytes the jump replaced.
@@ -139,6 +252,7 @@ struct Patch {
 
 struct Block {
     rx_off: usize,
+    mode: u8,
     len: usize,
     map: Vec<(u32, u32)>,
     eip: u32,
@@ -153,15 +267,29 @@ pub struct Bt {
     entry: u64,
     exit: u64,
     runtime_len: usize,
-    /// (EIP, physical address) -> block index.
-    blocks: HashMap<(u32, u64), usize>,
+    /// (EIP, physical address, mode bits) -> block index.
+    blocks: HashMap<(u32, u64, u8), usize>,
     list: Vec<Block>,
     /// Guest physical pages holding translated code -> blocks.
     by_page: HashMap<u64, Vec<usize>>,
-    /// Exit stubs waiting for a block at an EIP to exist.
-    pending: HashMap<u32, Vec<Patch>>,
+    /// Exit stubs waiting for a block at an (EIP, mode) to exist.
+    pending: HashMap<(u32, u8), Vec<Patch>>,
     /// Stubs chained into each block (undone when it is dropped).
     incoming: HashMap<usize, Vec<(Patch, u32)>>,
+    /// The helper that loads the guest FPU state into the host FPU.
+    fpu_load: u64,
+    /// The guest FPU state `ctx.fpu_image` holds (rebuilt when the
+    /// interpreter changed it).
+    fpu_cached: Option<cpu::fpu::Fpu>,
+    /// Host faults seen at each guest instruction.
+    fault_counts: HashMap<u32, u32>,
+    /// Guest instructions translated as callouts (they kept faulting), with
+    /// the executions left before they are tried as host code again.
+    callout_eips: HashMap<u32, u32>,
+    /// Print each translation (`--trace-translation`).
+    pub trace: bool,
+    /// `bus.mem.generation()` when the window's shadow RAM was last mapped.
+    mem_generation: u64,
     ctx: Box<Context>,
     ibtc: Box<[IbtcEntry]>,
     /// Counters.
@@ -179,6 +307,25 @@ impl std::fmt::Debug for Bt {
 
 const CACHE_SIZE: usize = 32 << 20;
 
+/// Mode bit of a block's key: x87 and MMX instructions run on the host FPU
+/// (CR0.EM and CR0.TS clear; otherwise they are left to the interpreter,
+/// which raises #NM or #UD).
+pub const MODE_FPU: u8 = 1;
+
+/// The mode bits that change how code at the current EIP is translated.
+fn mode_of(cpu: &Cpu) -> u8 {
+    if cpu.state.cr0 & (cpu::cr0::EM | cpu::cr0::TS) == 0 {
+        MODE_FPU
+    } else {
+        0
+    }
+}
+
+/// An indirect-branch table tag: the EIP and the mode bits above it.
+fn ibtc_tag(eip: u32, mode: u8) -> u64 {
+    u64::from(eip) | u64::from(mode) << 32
+}
+
 impl Bt {
     /// A translator for the machine whose memory is `bus.mem`.
     ///
@@ -188,7 +335,7 @@ impl Bt {
         let mut cache = cache::CodeCache::new(CACHE_SIZE)?;
         let window = window::Window::new(&bus.mem)?;
         window.activate()?;
-        let (entry, exit, fault_exit) = emit_runtime(&mut cache);
+        let rt = emit_runtime(&mut cache);
         let (rx_start, rx_end) = cache.rx_range();
         signal::install();
         let runtime_len = cache.next_offset();
@@ -203,7 +350,7 @@ impl Bt {
         let ctx = Box::new(Context {
             rx_start,
             rx_end,
-            fault_exit,
+            fault_exit: rt.fault_exit,
             window_base: window.base(),
             ibtc: ibtc.as_mut_ptr() as u64,
             ..Context::default()
@@ -211,8 +358,14 @@ impl Bt {
         Ok(Self {
             cache,
             window,
-            entry,
-            exit,
+            entry: rt.entry,
+            exit: rt.exit,
+            fpu_load: rt.fpu_load,
+            fpu_cached: None,
+            fault_counts: HashMap::new(),
+            callout_eips: HashMap::new(),
+            trace: false,
+            mem_generation: u64::MAX,
             runtime_len,
             blocks: HashMap::new(),
             list: Vec::new(),
@@ -225,16 +378,40 @@ impl Bt {
         })
     }
 
-    /// Whether the CPU is in a state translated code can run in.
-    fn translatable(cpu: &Cpu, bus: &Bus) -> bool {
-        use cpu::{attr, flags, SegReg};
+    /// Whether the CPU is in a state translated code can run in; if not,
+    /// why (an index into `MODE_NAMES`).
+    fn untranslatable(cpu: &Cpu, bus: &Bus) -> Option<usize> {
         let s = &cpu.state;
-        if !s.protected() || s.v86() || s.paging() || s.intr_shadow || s.halted || !bus.mem.a20_enabled() {
-            return false;
+        if !s.protected() {
+            Some(0)
+        } else if s.v86() {
+            Some(1)
+        } else if s.paging() {
+            Some(2)
+        } else if s.intr_shadow || s.halted || s.eflags & (cpu::flags::TF | cpu::flags::AC) != 0 {
+            Some(4)
+        } else if Self::event_pending(cpu, bus) {
+            Some(5)
+        } else if !Self::flat(cpu) || !bus.mem.a20_enabled() {
+            Some(3)
+        } else {
+            None
         }
-        if s.eflags & (flags::TF | flags::AC) != 0 {
-            return false;
-        }
+    }
+
+    /// Whether the board wants the interpreter's attention: a stop request,
+    /// or an interrupt request that could be delivered now. (With IF=0 the
+    /// IRQ flag stays up until IF is set again, which only callouts do.)
+    fn event_pending(cpu: &Cpu, bus: &Bus) -> bool {
+        let a = bus.attention.get();
+        a & mem::Attention::STOP != 0
+            || a & mem::Attention::IRQ != 0 && cpu.state.eflags & cpu::flags::IF != 0
+    }
+
+    /// CS, DS, ES and SS flat (base 0, 4 GiB limits, 32-bit).
+    fn flat(cpu: &Cpu) -> bool {
+        use cpu::{attr, SegReg};
+        let s = &cpu.state;
         let flat = |r: SegReg, need: u16| {
             let g = s.seg(r);
             g.valid
@@ -263,11 +440,15 @@ impl Bt {
         }
         loop {
             self.sync_smc(cpu, bus);
-            if !Self::translatable(cpu, bus) || bus.attention.get() != 0 {
+            if bus.mem.generation() != self.mem_generation {
+                self.sync_memory_map(bus);
+            }
+            if let Some(why) = Self::untranslatable(cpu, bus) {
                 let step = left.min(256);
                 let before = cpu.stats.instructions;
                 let e = cpu.run(bus, step);
                 let done = cpu.stats.instructions - before;
+                self.stats.by_mode[why] += done;
                 left = left.saturating_sub(done.max(1));
                 if e != Exit::Budget {
                     return e;
@@ -279,8 +460,7 @@ impl Bt {
             }
             let Some(b) = self.lookup(cpu, bus) else {
                 // The first instruction here is for the interpreter.
-                self.stats.fallbacks += 1;
-                let e = cpu.run(bus, 1);
+                let e = self.callout(cpu, bus);
                 if e != Exit::Budget {
                     return e;
                 }
@@ -290,7 +470,7 @@ impl Bt {
                 }
                 continue;
             };
-            let reason = self.enter(cpu, b, left);
+            let reason = self.enter(cpu, bus, b, left);
             left = self.ctx.budget;
             self.stats.executed += self.ctx.executed;
             if reason == REASON_FAULT {
@@ -307,8 +487,7 @@ impl Bt {
                 }
                 REASON_FALLBACK => {
                     cpu.state.eip = self.ctx.next_eip;
-                    self.stats.fallbacks += 1;
-                    let e = cpu.run(bus, 1);
+                    let e = self.callout(cpu, bus);
                     if e != Exit::Budget {
                         return e;
                     }
@@ -316,12 +495,8 @@ impl Bt {
                 _ => {
                     // A host fault: the interpreter executes the faulting
                     // instruction from the same state.
-                    if self.ctx.fault_signo == libc::SIGFPE as u32 {
-                        self.stats.faults_fpe += 1;
-                    } else {
-                        self.stats.faults_segv += 1;
-                    }
                     cpu.state.eip = self.eip_of_fault(self.ctx.fault_rip);
+                    self.note_fault(cpu, bus);
                     self.stats.fallbacks += 1;
                     let e = cpu.run(bus, 1);
                     if e != Exit::Budget {
@@ -335,8 +510,91 @@ impl Bt {
         }
     }
 
+    /// The chipset changed what the legacy area routes to RAM: map the
+    /// window's shadow RAM again. Translations of code there are dropped
+    /// (the bytes at those addresses may now be another memory's).
+    fn sync_memory_map(&mut self, bus: &Bus) {
+        self.mem_generation = bus.mem.generation();
+        let legacy: Vec<u64> = self
+            .by_page
+            .keys()
+            .copied()
+            .filter(|&p| (0xc0..0x100).contains(&p))
+            .collect();
+        for p in legacy {
+            self.stats.smc_invalidations += self.drop_blocks(p, |_| true);
+        }
+        let by_page = &self.by_page;
+        // Should a mapping fail (host resources), the pages it did not
+        // reach stay inaccessible: their accesses fault and are emulated.
+        let _ = self.window.sync_shadow(&bus.mem, |p| by_page.contains_key(&p));
+    }
+
+    /// The interpreter executes the instruction at EIP for translated code
+    /// (a callout), counted by mnemonic.
+    fn callout(&mut self, cpu: &mut Cpu, bus: &mut Bus) -> Exit {
+        self.stats.fallbacks += 1;
+        let m = peek_code(bus, cpu.state.eip).map_or(iced_x86::Mnemonic::INVALID, |b| {
+            iced_x86::Decoder::with_ip(32, &b, 0, iced_x86::DecoderOptions::NONE)
+                .decode()
+                .mnemonic()
+        });
+        *self.stats.callouts.entry(m).or_default() += 1;
+        let eip = cpu.state.eip;
+        if let Some(n) = self.callout_eips.get_mut(&eip) {
+            // Try it as host code again now and then: what it faulted on
+            // (translated code sharing a page with data, say) may be gone.
+            *n -= 1;
+            if *n == 0 {
+                self.callout_eips.remove(&eip);
+                self.fault_counts.remove(&eip);
+                let page = u64::from(eip.wrapping_sub(1)) >> 12;
+                self.drop_blocks(page, |b| b.eip.wrapping_add(b.guest_len) == eip);
+            }
+        }
+        cpu.run(bus, 1)
+    }
+
+    /// Classify and count a host fault at the instruction at EIP; an
+    /// instruction that keeps faulting is retranslated as a callout.
+    fn note_fault(&mut self, cpu: &Cpu, bus: &mut Bus) {
+        let c = &*self.ctx;
+        let kind = if c.fault_signo == libc::SIGFPE as u32 {
+            self.stats.faults_fpe += 1;
+            // x87 and MMX opcodes, WAIT: #MF; otherwise a division.
+            let b = peek_code(bus, cpu.state.eip).unwrap_or_default();
+            if matches!(b[0], 0x0f | 0x9b | 0xd8..=0xdf) {
+                5
+            } else {
+                4
+            }
+        } else {
+            self.stats.faults_segv += 1;
+            let phys = c.fault_addr.wrapping_sub(c.window_base);
+            match bus.mem.region(mem::PhysAddr(phys)) {
+                mem::Region::Rom(_) => 1,
+                mem::Region::Ram(_) if self.by_page.contains_key(&(phys >> 12)) => 2,
+                mem::Region::Ram(_) => 3,
+                _ => 0,
+            }
+        };
+        self.stats.faults[kind] += 1;
+        if kind >= 4 {
+            return;
+        }
+        let eip = cpu.state.eip;
+        let n = self.fault_counts.entry(eip).or_default();
+        *n += 1;
+        if *n >= HOT_FAULTS && self.callout_eips.insert(eip, CALLOUT_RETRY).is_none() {
+            self.stats.retranslations += 1;
+            self.drop_blocks(u64::from(eip) >> 12, |b| {
+                eip.wrapping_sub(b.eip) < b.guest_len.max(1)
+            });
+        }
+    }
+
     /// Enter translated code at block `b` with the CPU's state.
-    fn enter(&mut self, cpu: &mut Cpu, b: usize, budget: u64) -> u32 {
+    fn enter(&mut self, cpu: &mut Cpu, bus: &mut Bus, b: usize, budget: u64) -> u32 {
         use cpu::flags;
         let c = &mut *self.ctx;
         c.regs = cpu.state.regs;
@@ -346,6 +604,16 @@ impl Bt {
         c.budget = budget;
         c.executed = 0;
         c.reason = u32::MAX;
+        // The guest FPU state: the image is rebuilt only when the
+        // interpreter changed the state since it was made; the host FPU
+        // loads it when translated code first needs it.
+        let fpu = &cpu.state.fpu;
+        if self.fpu_cached.as_ref() != Some(fpu) {
+            fpu.fxsave(&mut c.fpu_image.0);
+            self.fpu_cached = Some(fpu.clone());
+        }
+        c.fpu_loaded = 0;
+        c.fpu_opseg = u32::MAX;
         self.stats.entries += 1;
         let ctx_ptr: *mut Context = c;
         signal::ACTIVE.with(|a| a.set(ctx_ptr));
@@ -359,7 +627,39 @@ impl Bt {
         let c = &*self.ctx;
         cpu.state.regs = c.regs;
         cpu.state.eflags = (cpu.state.eflags & !keep) | (c.rflags as u32 & keep);
-        c.reason
+        let reason = c.reason;
+        if c.fpu_loaded != 0 {
+            self.fpu_back(cpu, bus);
+        }
+        reason
+    }
+
+    /// Take the guest FPU state back from the image the exit stub saved,
+    /// with the guest's last-instruction pointers (the host's are host
+    /// addresses).
+    fn fpu_back(&mut self, cpu: &mut Cpu, bus: &mut Bus) {
+        let c = &mut *self.ctx;
+        c.fpu_loaded = 0;
+        let sel = |s: cpu::SegReg| cpu.state.seg(s).selector;
+        let cs = sel(cpu::SegReg::Cs);
+        let ds = cpu::SegReg::ALL
+            .get(usize::from((c.fpu_opseg >> 16) as u8))
+            .map(|&s| sel(s));
+        let f = &mut cpu.state.fpu;
+        let (fip, fop, fcs, fdp, fds) = (f.fip, f.fop, f.fcs, f.fdp, f.fds);
+        f.fxrstor(&c.fpu_image.0);
+        (f.fip, f.fop, f.fcs, f.fdp, f.fds) = (fip, fop, fcs, fdp, fds);
+        if c.fpu_opseg != u32::MAX {
+            f.fip = c.fpu_fip;
+            f.fop = c.fpu_opseg as u16 & 0x7ff;
+            f.fcs = cs;
+            if let Some(ds) = ds {
+                f.fdp = c.fpu_fdp;
+                f.fds = ds;
+            }
+        }
+        self.fpu_cached = Some(cpu.state.fpu.clone());
+        cpu.fpu_replaced(bus);
     }
 
     /// The guest EIP of the instruction at host address `rip`.
@@ -387,7 +687,8 @@ impl Bt {
     fn lookup(&mut self, cpu: &mut Cpu, bus: &mut Bus) -> Option<usize> {
         let eip = cpu.state.eip;
         let phys = u64::from(eip); // paging off, flat CS
-        if let Some(&b) = self.blocks.get(&(eip, phys)) {
+        let mode = mode_of(cpu);
+        if let Some(&b) = self.blocks.get(&(eip, phys, mode)) {
             self.ibtc_set(eip, b);
             return Some(b);
         }
@@ -403,8 +704,18 @@ impl Bt {
             self.flush();
         }
         let rx = self.cache.rx_addr(self.cache.next_offset());
-        let t = translate(&bytes, eip, rx, self.exit)?;
+        let env = translate::Env {
+            rx,
+            exit: self.exit,
+            fpu_load: self.fpu_load,
+            mode,
+            callouts: &self.callout_eips,
+        };
+        let t = translate(&bytes, eip, &env)?;
         let off = self.cache.push(&t.code)?;
+        if self.trace {
+            eprint!("{}", listing(&t, &bytes, eip, rx));
+        }
         self.stats.translate_time += t0.elapsed();
         self.stats.blocks += 1;
         self.stats.insns_translated += u64::from(t.insns);
@@ -413,13 +724,14 @@ impl Bt {
         let idx = self.list.len();
         self.list.push(Block {
             rx_off: off,
+            mode,
             len: t.code.len(),
             map: t.map,
             eip,
             guest_len: t.guest_len,
             insns: t.insns,
         });
-        self.blocks.insert((eip, phys), idx);
+        self.blocks.insert((eip, phys, mode), idx);
         self.by_page.entry(page).or_default().push(idx);
         // Writes to this code must be seen: by the interpreter's tracking
         // (mark_code) and, for translated stores, by a read-only mapping.
@@ -433,12 +745,12 @@ impl Bt {
             let mut original = [0u8; 5];
             original.copy_from_slice(&t.code[at as usize..at as usize + 5]);
             let p = Patch { stub, original };
-            match self.blocks.get(&(target, u64::from(target))) {
+            match self.blocks.get(&(target, u64::from(target), mode)) {
                 Some(&tb) => self.link(p, tb, target),
-                None => self.pending.entry(target).or_default().push(p),
+                None => self.pending.entry((target, mode)).or_default().push(p),
             }
         }
-        if let Some(waiting) = self.pending.remove(&eip) {
+        if let Some(waiting) = self.pending.remove(&(eip, mode)) {
             for p in waiting {
                 self.link(p, idx, eip);
             }
@@ -450,14 +762,14 @@ impl Bt {
     fn ibtc_set(&mut self, eip: u32, b: usize) {
         let host = self.cache.rx_addr(self.list[b].rx_off);
         self.ibtc[eip as usize & (IBTC_SIZE - 1)] = IbtcEntry {
-            eip: u64::from(eip),
+            eip: ibtc_tag(eip, self.list[b].mode),
             host,
         };
     }
 
-    fn ibtc_drop(&mut self, eip: u32) {
+    fn ibtc_drop(&mut self, eip: u32, mode: u8) {
         let e = &mut self.ibtc[eip as usize & (IBTC_SIZE - 1)];
-        if e.eip == u64::from(eip) {
+        if e.eip == ibtc_tag(eip, mode) {
             e.eip = u64::MAX;
         }
     }
@@ -476,9 +788,10 @@ impl Bt {
 
     /// Undo the chaining into block `b` (its code is being dropped).
     fn unlink(&mut self, b: usize) {
+        let mode = self.list[b].mode;
         for (p, eip) in self.incoming.remove(&b).unwrap_or_default() {
             self.cache.patch(p.stub, &p.original);
-            self.pending.entry(eip).or_default().push(p);
+            self.pending.entry((eip, mode)).or_default().push(p);
         }
     }
 
@@ -509,49 +822,75 @@ impl Bt {
     /// Drop blocks whose code was written (reported by the interpreter).
     fn sync_smc(&mut self, cpu: &mut Cpu, bus: &Bus) {
         let log = cpu.take_smc_log();
-        if log.is_empty() {
-            return;
-        }
         let _ = bus;
         for (page, mask) in log {
-            let Some(list) = self.by_page.get(&page) else {
-                continue;
-            };
-            let hit: Vec<usize> = list
-                .iter()
-                .copied()
-                .filter(|&b| {
-                    let bl = &self.list[b];
-                    let lo = u64::from(bl.eip) & 0xfff;
-                    let hi = (lo + u64::from(bl.guest_len.max(1)) - 1).min(0xfff);
-                    let g = mem::CODE_GRANULE;
-                    let covered = (lo / g..=hi / g).fold(0u64, |m, i| m | 1 << i);
-                    covered & mask != 0
-                })
-                .collect();
-            if hit.is_empty() {
-                continue;
-            }
-            for b in &hit {
-                let eip = self.list[*b].eip;
-                self.blocks.remove(&(eip, u64::from(eip)));
-                self.ibtc_drop(eip);
-                self.unlink(*b);
-                self.stats.smc_invalidations += 1;
-            }
-            let list = self.by_page.get_mut(&page).expect("page listed above");
-            list.retain(|b| !hit.contains(b));
-            if list.is_empty() {
-                self.by_page.remove(&page);
-                let _ = self.window.set_code_page(page, false);
-            }
+            let dropped = self.drop_blocks(page, |bl| {
+                let lo = u64::from(bl.eip) & 0xfff;
+                let hi = (lo + u64::from(bl.guest_len.max(1)) - 1).min(0xfff);
+                let g = mem::CODE_GRANULE;
+                let covered = (lo / g..=hi / g).fold(0u64, |m, i| m | 1 << i);
+                covered & mask != 0
+            });
+            self.stats.smc_invalidations += dropped;
         }
+    }
+
+    /// Drop the blocks on guest page `page` that `hit` selects (unchained,
+    /// out of the lookup tables); the page becomes writable again when no
+    /// block is left on it. Returns how many were dropped.
+    fn drop_blocks(&mut self, page: u64, hit: impl Fn(&Block) -> bool) -> u64 {
+        let Some(list) = self.by_page.get(&page) else {
+            return 0;
+        };
+        let hit: Vec<usize> = list.iter().copied().filter(|&b| hit(&self.list[b])).collect();
+        if hit.is_empty() {
+            return 0;
+        }
+        for b in &hit {
+            let (eip, mode) = (self.list[*b].eip, self.list[*b].mode);
+            self.blocks.remove(&(eip, u64::from(eip), mode));
+            self.ibtc_drop(eip, mode);
+            self.unlink(*b);
+        }
+        let list = self.by_page.get_mut(&page).expect("page listed above");
+        list.retain(|b| !hit.contains(b));
+        if list.is_empty() {
+            self.by_page.remove(&page);
+            let _ = self.window.set_code_page(page, false);
+        }
+        hit.len() as u64
     }
 }
 
-/// Emit the entry stub, the exit stub and the fault-exit stub at the start
-/// of the cache; returns their executable addresses.
-fn emit_runtime(cache: &mut cache::CodeCache) -> (u64, u64, u64) {
+/// The 15 bytes at guest-physical `eip` when they are RAM or ROM (reading
+/// MMIO could have side effects).
+fn peek_code(bus: &mut Bus, eip: u32) -> Option<[u8; 15]> {
+    let plain = |a: u64| {
+        matches!(
+            bus.mem.region(mem::PhysAddr(a)),
+            mem::Region::Ram(_) | mem::Region::Rom(_)
+        )
+    };
+    let at = u64::from(eip);
+    if !plain(at) || !plain(at + 14) {
+        return None;
+    }
+    let mut b = [0u8; 15];
+    bus.mem.read(mem::PhysAddr(at), &mut b);
+    Some(b)
+}
+
+/// Executable addresses of the runtime stubs at the start of the cache.
+struct Runtime {
+    entry: u64,
+    exit: u64,
+    fault_exit: u64,
+    fpu_load: u64,
+}
+
+/// Emit the entry stub, the exit stub, the fault-exit stub and the FPU-load
+/// helper at the start of the cache.
+fn emit_runtime(cache: &mut cache::CodeCache) -> Runtime {
     let r = |f: usize| {
         assert!(f < 128, "context field {f} beyond a disp8");
         f as u8
@@ -600,6 +939,13 @@ fn emit_runtime(cache: &mut cache::CodeCache) -> (u64, u64, u64) {
             r(regs + 4 * k),
         ]);
     }
+    // If translated code loaded the guest FPU state: fxsave [r15+image];
+    // fninit (the host FPU is left as the ABI expects it).
+    let loaded = r(offset_of!(Context, fpu_loaded));
+    let image = (offset_of!(Context, fpu_image) as u32).to_le_bytes();
+    exit.extend_from_slice(&[0x41, 0x80, 0x7f, loaded, 0x00, 0x74, 0x0a, 0x41, 0x0f, 0xae, 0x87]);
+    exit.extend_from_slice(&image);
+    exit.extend_from_slice(&[0xdb, 0xe3]);
     exit.extend_from_slice(&[0x4d, 0x89, 0x6f, budget]); // mov [r15+budget], r13
     exit.extend_from_slice(&[0x4d, 0x89, 0x77, executed]); // mov [r15+executed], r14
     exit.extend_from_slice(&[
@@ -617,5 +963,21 @@ fn emit_runtime(cache: &mut cache::CodeCache) -> (u64, u64, u64) {
     fault.extend_from_slice(&rel.to_le_bytes());
     let fault_off = cache.push(&fault).expect("room");
     debug_assert_eq!(cache.rx_addr(fault_off), fault_rx);
-    (cache.rx_addr(entry_off), exit_rx, fault_rx)
+
+    // FPU load (called, flag-neutral): stmxcsr [r15+host_mxcsr];
+    // fxrstor [r15+image]; ldmxcsr [r15+host_mxcsr]; mov byte
+    // [r15+fpu_loaded], 1; ret. The host keeps its own MXCSR.
+    let mxcsr = r(offset_of!(Context, host_mxcsr));
+    let mut load = vec![0x41, 0x0f, 0xae, 0x5f, mxcsr, 0x41, 0x0f, 0xae, 0x8f];
+    load.extend_from_slice(&image);
+    load.extend_from_slice(&[
+        0x41, 0x0f, 0xae, 0x57, mxcsr, 0x41, 0xc6, 0x47, loaded, 0x01, 0xc3,
+    ]);
+    let load_off = cache.push(&load).expect("room");
+    Runtime {
+        entry: cache.rx_addr(entry_off),
+        exit: exit_rx,
+        fault_exit: fault_rx,
+        fpu_load: cache.rx_addr(load_off),
+    }
 }

@@ -12,7 +12,7 @@
 //!   the interpreter execute it (privileged and sensitive instructions,
 //!   string instructions, segment loads, FS/GS-relative accesses...).
 
-use crate::{Context, REASON_BUDGET, REASON_FALLBACK, REASON_NEXT};
+use crate::{Context, MODE_FPU, REASON_BUDGET, REASON_FALLBACK, REASON_NEXT};
 use iced_x86::{
     Code, Decoder, DecoderOptions, Encoder, Instruction, MemoryOperand, Mnemonic, OpKind, Register,
 };
@@ -44,12 +44,33 @@ fn disp8(field: usize) -> u8 {
     field as u8
 }
 
+/// Where a block goes and what it may assume.
+#[derive(Clone, Copy, Debug)]
+pub struct Env<'a> {
+    /// Executable address the block's code will have.
+    pub rx: u64,
+    /// The shared exit stub.
+    pub exit: u64,
+    /// The helper that loads the guest FPU state into the host FPU.
+    pub fpu_load: u64,
+    /// The block's mode bits (`MODE_*`), part of its key.
+    pub mode: u8,
+    /// Guest instructions to leave to the interpreter (they kept faulting
+    /// when translated).
+    pub callouts: &'a std::collections::HashMap<u32, u32>,
+}
+
 struct Emitter {
     code: Vec<u8>,
     /// Executable address of `code[0]`.
     rx: u64,
     exit: u64,
+    fpu_load: u64,
+    mode: u8,
     exits: Vec<(u32, u32)>,
+    /// The guest FPU state is in the host FPU from here on (the load check
+    /// was emitted earlier in this block).
+    fpu_ready: bool,
 }
 
 impl Emitter {
@@ -60,6 +81,24 @@ impl Emitter {
     fn store_imm(&mut self, field: usize, v: u32) {
         self.code.extend_from_slice(&[0x41, 0xc7, 0x47, disp8(field)]);
         self.code.extend_from_slice(&v.to_le_bytes());
+    }
+    /// Make sure the host FPU holds the guest's x87/MMX state before the
+    /// first x87 instruction of a block (flag-neutral: MOV, MOVZX, JRCXZ,
+    /// CALL): `mov r10, rcx; movzx ecx, byte [r15+fpu_loaded]; jrcxz .load;
+    /// mov rcx, r10; jmp .go; .load: mov rcx, r10; call fpu_load; .go:`
+    fn fpu_ready(&mut self) {
+        if self.fpu_ready {
+            return;
+        }
+        self.fpu_ready = true;
+        let loaded = disp8(offset_of!(Context, fpu_loaded));
+        self.code
+            .extend_from_slice(&[0x49, 0x89, 0xca, 0x41, 0x0f, 0xb6, 0x4f, loaded]);
+        self.code
+            .extend_from_slice(&[0xe3, 0x05, 0x4c, 0x89, 0xd1, 0xeb, 0x08, 0x4c, 0x89, 0xd1]);
+        let rel = self.fpu_load.wrapping_sub(self.here() + 5) as i64 as i32;
+        self.code.push(0xe8);
+        self.code.extend_from_slice(&rel.to_le_bytes());
     }
     /// `mov dword [r15+field], r11d`
     fn store_r11(&mut self, field: usize) {
@@ -89,6 +128,12 @@ impl Emitter {
         // cmp r11, [r10]; jne .miss (+8); mov r10, [r10+8]; popfq; jmp r10
         self.code
             .extend_from_slice(&[0x9c, 0x45, 0x0f, 0xb7, 0xd3, 0x49, 0xc1, 0xe2, 0x04]);
+        // The table's tags carry the mode bits above the EIP: bts r11, 32+k.
+        for k in 0..8 {
+            if self.mode & 1 << k != 0 {
+                self.code.extend_from_slice(&[0x49, 0x0f, 0xba, 0xeb, 32 + k]);
+            }
+        }
         self.code
             .extend_from_slice(&[0x4d, 0x03, 0x57, disp8(offset_of!(Context, ibtc))]);
         self.code.extend_from_slice(&[
@@ -346,12 +391,15 @@ impl WithSeg for MemoryOperand {
 /// Translate the block at `eip` whose code bytes (to the end of its page)
 /// are `bytes`, for executable address `rx`, with the shared exit stub at
 /// `exit`. None when its first instruction cannot be translated.
-pub fn translate(bytes: &[u8], eip: u32, rx: u64, exit: u64) -> Option<Translation> {
+pub fn translate(bytes: &[u8], eip: u32, env: &Env) -> Option<Translation> {
     let mut e = Emitter {
         code: Vec::with_capacity(512),
-        rx,
-        exit,
+        rx: env.rx,
+        exit: env.exit,
+        fpu_load: env.fpu_load,
+        mode: env.mode,
         exits: Vec::new(),
+        fpu_ready: false,
     };
     e.budget_check(eip);
     // The instruction count is patched in once the block is known.
@@ -368,7 +416,7 @@ pub fn translate(bytes: &[u8], eip: u32, rx: u64, exit: u64) -> Option<Translati
         if i.code() == Code::INVALID {
             break;
         }
-        if !cpu::supports(&i) {
+        if !cpu::supports(&i) || env.callouts.contains_key(&i.ip32()) {
             break;
         }
         let start = e.code.len();
@@ -443,8 +491,7 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
         (_, _)
             if i.flow_control() == iced_x86::FlowControl::ConditionalBranch
                 && matches!(i.op0_kind(), OpKind::NearBranch32)
-                && i.mnemonic() != M::Jecxz
-                && !matches!(i.mnemonic(), M::Loop | M::Loope | M::Loopne) =>
+                && !matches!(i.mnemonic(), M::Jecxz | M::Jcxz | M::Loop | M::Loope | M::Loopne) =>
         {
             // jcc .taken (rel32); fall-through exit; .taken: exit to target.
             let cc = i.condition_code() as u8 - iced_x86::ConditionCode::o as u8;
@@ -455,6 +502,40 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
             let rel = (taken - (at + 6)) as i32;
             e.code[at + 2..at + 6].copy_from_slice(&rel.to_le_bytes());
             e.exit_to(i.near_branch32(), REASON_NEXT);
+            Some(false)
+        }
+        (
+            _,
+            Code::Loop_rel8_32_ECX | Code::Loope_rel8_32_ECX | Code::Loopne_rel8_32_ECX | Code::Jecxz_rel8_32,
+        ) => {
+            // LOOP: lea ecx, [rcx-1]; jrcxz .not; (LOOPE: jne .not;
+            // LOOPNE: je .not); exit to the target; .not: exit to the next
+            // instruction. JECXZ: jecxz .taken; exit next; .taken: exit target.
+            let at;
+            if i.code() == Code::Jecxz_rel8_32 {
+                e.code.extend_from_slice(&[0x67, 0xe3, 0]);
+                at = e.code.len();
+                e.exit_to(after, REASON_NEXT);
+                e.code[at - 1] = (e.code.len() - at) as u8;
+                e.exit_to(i.near_branch32(), REASON_NEXT);
+                return Some(false);
+            }
+            e.code.extend_from_slice(&[0x8d, 0x49, 0xff, 0xe3, 0]);
+            let mut holes = vec![e.code.len()];
+            match i.code() {
+                Code::Loope_rel8_32_ECX => e.code.extend_from_slice(&[0x75, 0]),
+                Code::Loopne_rel8_32_ECX => e.code.extend_from_slice(&[0x74, 0]),
+                _ => {}
+            }
+            if e.code.len() != holes[0] {
+                holes.push(e.code.len());
+            }
+            e.exit_to(i.near_branch32(), REASON_NEXT);
+            let not = e.code.len();
+            for h in holes {
+                e.code[h - 1] = (not - h) as u8;
+            }
+            e.exit_to(after, REASON_NEXT);
             Some(false)
         }
         (M::Call, Code::Call_rel32_32) => {
@@ -498,6 +579,10 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
             }
             e.exit_r11();
             Some(false)
+        }
+        _ if is_fpu(i) => {
+            fpu(e, i)?;
+            Some(true)
         }
         _ if is_string(i) => {
             string(e, i).ok()?;
@@ -606,4 +691,142 @@ fn rep(i: &Instruction) -> iced_x86::RepPrefixKind {
     } else {
         iced_x86::RepPrefixKind::None
     }
+}
+
+/// x87, MMX and FXSAVE/FXRSTOR instructions, and WAIT.
+fn is_fpu(i: &Instruction) -> bool {
+    use iced_x86::CpuidFeature as F;
+    i.mnemonic() == Mnemonic::Wait
+        || i.cpuid_features()
+            .iter()
+            .any(|f| matches!(f, F::FPU | F::FPU287 | F::FPU387 | F::MMX | F::FXSR))
+}
+
+/// An x87 or MMX instruction on the host FPU, which holds the guest's state
+/// while translated code runs. Instructions that store or load the
+/// last-instruction pointers (FNSTENV, FNSAVE, FXSAVE and their loads) or
+/// reset them (FNINIT) are left to the interpreter, which keeps the guest's
+/// values; after a non-control instruction the guest's FIP, FOP and FDP are
+/// recorded in the context, since the host's are host addresses.
+fn fpu(e: &mut Emitter, i: &Instruction) -> Option<()> {
+    use Mnemonic as M;
+    if e.mode & MODE_FPU == 0 || !mem_ok(i) {
+        return None;
+    }
+    let m = i.mnemonic();
+    if matches!(
+        m,
+        M::Fnstenv
+            | M::Fstenv
+            | M::Fnsave
+            | M::Fsave
+            | M::Fxsave
+            | M::Fldenv
+            | M::Frstor
+            | M::Fxrstor
+            | M::Fninit
+            | M::Finit
+    ) {
+        return None;
+    }
+    e.fpu_ready();
+    e.insn(&to_host(i)).ok()?;
+    let control = matches!(
+        m,
+        M::Fnclex | M::Fclex | M::Fldcw | M::Fnstcw | M::Fstcw | M::Fnstsw | M::Fstsw | M::Wait
+    );
+    let mmx = i.cpuid_features().contains(&iced_x86::CpuidFeature::MMX);
+    if control || mmx {
+        return Some(());
+    }
+    let has_mem = (0..i.op_count()).any(|n| i.op_kind(n) == OpKind::Memory);
+    let seg = if has_mem {
+        match i.memory_segment() {
+            Register::ES => 0,
+            Register::CS => 1,
+            Register::SS => 2,
+            Register::FS => 4,
+            Register::GS => 5,
+            _ => 3,
+        }
+    } else {
+        0xff
+    };
+    e.store_imm(offset_of!(Context, fpu_fip), i.ip32());
+    e.store_imm(
+        offset_of!(Context, fpu_opseg),
+        u32::from(cpu::fpu::fop_of(i)) | seg << 16,
+    );
+    if has_mem {
+        // lea r11d, [ea]; mov [r15+fpu_fdp], r11d
+        let h = to_host(i);
+        let mut ea = MemoryOperand::with_base_index_scale_displ_size(
+            h.memory_base(),
+            h.memory_index(),
+            h.memory_index_scale(),
+            i64::from(h.memory_displacement32() as i32),
+            if h.memory_base() == Register::None && h.memory_index() == Register::None {
+                4
+            } else {
+                1
+            },
+        );
+        ea.segment_prefix = Register::None;
+        e.insn(&Instruction::with2(Code::Lea_r32_m, Register::R11D, ea).ok()?)
+            .ok()?;
+        e.store_r11(offset_of!(Context, fpu_fdp));
+    }
+    Some(())
+}
+
+/// A teaching listing of a translation: each guest instruction next to the
+/// host code it became (`--trace-translation`, the golden listings).
+/// `guest` holds the guest bytes from `eip` on; `rx` is the block's
+/// executable address.
+pub fn listing(t: &Translation, guest: &[u8], eip: u32, rx: u64) -> String {
+    use iced_x86::{Formatter, IntelFormatter};
+    use std::fmt::Write;
+    let mut f = IntelFormatter::new();
+    f.options_mut().set_rip_relative_addresses(false);
+    f.options_mut().set_space_after_operand_separator(true);
+    let mut out = String::new();
+    let host = |out: &mut String, f: &mut IntelFormatter, from: usize, to: usize, indent: &str| {
+        let mut d = Decoder::with_ip(64, &t.code[from..to], rx + from as u64, DecoderOptions::NONE);
+        for h in &mut d {
+            let mut text = String::new();
+            f.format(&h, &mut text);
+            let off = h.ip() - rx;
+            let bytes = &t.code[off as usize..off as usize + h.len()];
+            let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let _ = writeln!(out, "{indent}+{off:04x}  {:<36} {text}", hex.join(" "));
+        }
+    };
+    let _ = writeln!(
+        out,
+        "block {eip:#010x}: {} guest instructions, {} guest bytes -> {} host bytes",
+        t.insns,
+        t.guest_len,
+        t.code.len()
+    );
+    let first = t.map.first().map_or(t.code.len(), |m| m.0 as usize);
+    let _ = writeln!(out, "  (entry: budget check, instruction count)");
+    host(&mut out, &mut f, 0, first, "      ");
+    for (k, &(at, g)) in t.map.iter().enumerate() {
+        let end = t.map.get(k + 1).map_or(t.code.len(), |m| m.0 as usize);
+        let off = g.wrapping_sub(eip) as usize;
+        let mut d = Decoder::with_ip(
+            32,
+            &guest[off.min(guest.len())..],
+            u64::from(g),
+            DecoderOptions::NONE,
+        );
+        let gi = d.decode();
+        let mut text = String::new();
+        f.format(&gi, &mut text);
+        let gb = &guest[off..(off + gi.len()).min(guest.len())];
+        let hex: Vec<String> = gb.iter().map(|b| format!("{b:02x}")).collect();
+        let _ = writeln!(out, "  {g:08x}  {:<30} {text}", hex.join(" "));
+        host(&mut out, &mut f, at as usize, end, "      ");
+    }
+    out
 }

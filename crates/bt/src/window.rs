@@ -5,8 +5,10 @@
 //!
 //! With paging off (the only case translated so far) guest-linear equals
 //! guest-physical: RAM is mapped once, read-write; the BIOS ROM read-only
-//! at the top of 4 GiB; everything else — the legacy area 0xA0000–0xFFFFF
-//! (VGA window, shadowed BIOS), MMIO, holes — stays inaccessible, so an
+//! at the top of 4 GiB; shadow RAM in 0xC0000–0xFFFFF as the chipset's PAM
+//! registers route it (read-write, or read-only when writes go elsewhere);
+//! everything else — the VGA window 0xA0000–0xBFFFF, legacy-area pages
+//! whose reads come from ROM, MMIO, holes — stays inaccessible, so an
 //! access there faults and the instruction is emulated by the interpreter.
 //! Pages holding translated code are made read-only, so a guest write to
 //! them faults too and is handled as self-modifying code.
@@ -19,7 +21,9 @@ const FOUR_GIB: u64 = 1 << 32;
 /// runs this far past the end.
 const GUARD: u64 = 1 << 16;
 const LEGACY: std::ops::Range<u64> = 0xA0000..0x100000;
+const SHADOW: std::ops::Range<u64> = 0xC0000..0x100000;
 const PAGE: u64 = 4096;
+const SHADOW_PAGES: usize = ((SHADOW.end - SHADOW.start) / PAGE) as usize;
 
 /// The guest window. Its base is 4 GiB-aligned, so the low 32 bits of a
 /// host address inside it are the guest address: host string instructions
@@ -29,6 +33,9 @@ const PAGE: u64 = 4096;
 pub struct Window {
     base: *mut u8,
     ram_size: u64,
+    /// How each shadow page (0xC0000–0xFFFFF) is mapped: 0 not at all,
+    /// 1 RAM read-only, 2 RAM read-write.
+    shadow: [u8; SHADOW_PAGES],
     /// The whole reservation (for unmapping).
     reserved: (*mut u8, usize),
 }
@@ -67,6 +74,7 @@ impl Window {
         let w = Self {
             base: aligned as *mut u8,
             ram_size: mem.ram_size(),
+            shadow: [0; SHADOW_PAGES],
             reserved: (base.cast(), len),
         };
         w.map_fd(
@@ -115,10 +123,45 @@ impl Window {
         self.base as u64
     }
 
-    /// Whether guest physical page `page` (number) is RAM mapped here.
+    /// Whether guest physical page `page` (number) is RAM mapped
+    /// read-write here (when it holds no translated code).
     pub fn is_ram_page(&self, page: u64) -> bool {
         let a = page * PAGE;
+        if SHADOW.contains(&a) {
+            return self.shadow[((a - SHADOW.start) / PAGE) as usize] == 2;
+        }
         a < self.ram_size && !LEGACY.contains(&a)
+    }
+
+    /// Map shadow RAM in 0xC0000–0xFFFFF as `mem` routes it now (after the
+    /// chipset's PAM registers changed): read-write where both reads and
+    /// writes go to RAM (read-only where `code(page)`: it holds translated
+    /// code), read-only where only reads do, not at all elsewhere.
+    pub fn sync_shadow(&mut self, mem: &PhysMemory, code: impl Fn(u64) -> bool) -> io::Result<()> {
+        for k in 0..SHADOW_PAGES {
+            let a = SHADOW.start + k as u64 * PAGE;
+            let ram =
+                |write| matches!(mem.region_for(mem::PhysAddr(a), write), mem::Region::Ram(o) if o == a);
+            let want = match (ram(false), ram(true)) {
+                (true, true) => 2,
+                (true, false) => 1,
+                _ => 0,
+            };
+            if want == self.shadow[k] {
+                continue;
+            }
+            if self.shadow[k] == 0 {
+                self.map_fd(a, PAGE, mem.ram().fd(), a, libc::PROT_READ)?;
+            }
+            let prot = match want {
+                2 if !code(a / PAGE) => libc::PROT_READ | libc::PROT_WRITE,
+                2 | 1 => libc::PROT_READ,
+                _ => libc::PROT_NONE,
+            };
+            self.protect(a, PAGE, prot)?;
+            self.shadow[k] = want;
+        }
+        Ok(())
     }
 
     /// Make a RAM page read-only (it holds translated code) or writable

@@ -60,3 +60,97 @@ fn loops_calls_and_memory() {
     assert_eq!(a.state.eip, b.state.eip);
     assert_eq!(a.state.eflags, b.state.eflags);
 }
+
+/// Assemble 32-bit code at 0x1000.
+fn asm(f: impl FnOnce(&mut iced_x86::code_asm::CodeAssembler) -> Result<(), iced_x86::IcedError>) -> Vec<u8> {
+    let mut a = iced_x86::code_asm::CodeAssembler::new(32).unwrap();
+    f(&mut a).unwrap();
+    a.assemble(0x1000).unwrap()
+}
+
+#[test]
+fn x87_and_mmx_agree() {
+    use iced_x86::code_asm::*;
+    let code = asm(|a| {
+        a.fninit()?;
+        a.mov(dword_ptr(0x3004), 7)?;
+        a.mov(ecx, 300)?;
+        let mut top = a.create_label();
+        a.set_label(&mut top)?;
+        a.fld1()?;
+        a.fldpi()?;
+        a.fmul_2(st0, st1)?;
+        a.fst(dword_ptr(0x3000))?;
+        a.fild(dword_ptr(0x3004))?;
+        a.faddp(st1, st0)?;
+        a.fsqrt()?;
+        a.fcomi(st0, st1)?;
+        a.fcmovb(st0, st1)?;
+        a.fistp(dword_ptr(0x3008))?;
+        a.fstp(qword_ptr(0x3010))?;
+        a.fnstsw(ax)?;
+        a.add(dword_ptr(0x3004), ecx)?;
+        a.movq(mm0, qword_ptr(0x3010))?;
+        a.movq(mm1, qword_ptr(0x3000))?;
+        a.paddw(mm0, mm1)?;
+        a.pmaddwd(mm1, mm0)?;
+        a.movq(qword_ptr(0x3018), mm1)?;
+        a.emms()?;
+        a.dec(ecx)?;
+        a.jnz(top)?;
+        // 0/0 with IE masked: the indefinite; then a stack underflow.
+        a.fldz()?;
+        a.fldz()?;
+        a.fdivp(st1, st0)?;
+        a.fstp(st1)?;
+        a.fnstsw(ax)?;
+        a.cli()?;
+        a.hlt()
+    });
+    let (a, b) = run_both(&code, 100_000);
+    assert_eq!(a.state.regs, b.state.regs);
+    assert_eq!(a.state.eip, b.state.eip);
+    assert_eq!(a.state.eflags, b.state.eflags);
+    assert_eq!(a.state.fpu, b.state.fpu);
+}
+
+/// Run `code` under both engines with CR0 adjusted by `cr0`, and compare
+/// everything, the FPU included.
+fn both_with_cr0(code: &[u8], cr0: impl Fn(u32) -> u32) {
+    let (mut a, mut abus) = machine(code);
+    a.state.cr0 = cr0(a.state.cr0);
+    let ea = a.run(&mut abus, 10_000);
+    let (mut b, mut bbus) = machine(code);
+    b.state.cr0 = cr0(b.state.cr0);
+    let mut bt = bt::Bt::new(&bbus).unwrap();
+    let eb = bt.run(&mut b, &mut bbus, 10_000);
+    eprintln!("interp {ea:?}, bt {eb:?}, bt stats {:?}", bt.stats);
+    assert_eq!(ea, eb);
+    assert_eq!(a.state.regs, b.state.regs);
+    assert_eq!(a.state.eip, b.state.eip);
+    assert_eq!(a.state.fpu, b.state.fpu);
+}
+
+#[test]
+fn unmasked_x87_exceptions_and_nm_agree() {
+    use iced_x86::code_asm::*;
+    let code = asm(|a| {
+        a.fninit()?;
+        a.mov(word_ptr(0x3000), 0x037b)?; // ZM clear
+        a.fldcw(word_ptr(0x3000))?;
+        a.fld1()?;
+        a.fldz()?;
+        a.fdivp(st1, st0)?; // #Z unmasked: ES set, nothing stored
+        a.mov(eax, 1)?;
+        a.fld1()?; // a waiting instruction: #MF (NE=1) or FERR# (NE=0)
+        a.fnstsw(ax)?;
+        a.cli()?;
+        a.hlt()
+    });
+    // NE=1: #MF, and with no IDT a triple fault at the FLD1.
+    both_with_cr0(&code, |c| c | cpu::cr0::NE);
+    // NE=0: FERR# and on.
+    both_with_cr0(&code, |c| c & !cpu::cr0::NE);
+    // TS=1: #NM at the first x87 instruction.
+    both_with_cr0(&code, |c| c | cpu::cr0::TS);
+}

@@ -57,6 +57,12 @@ fn lockstep(name: &str, max_steps: u64) {
             before.eip
         );
         let fl = 0x8d5; // arithmetic flags + DF... compare all defined bits
+        if a.state.fpu != b.state.fpu {
+            panic!(
+                "{name}: step {step} from eip {:#x}: x87/MMX state differs\n interp {:x?}\n bt     {:x?}",
+                before.eip, a.state.fpu, b.state.fpu
+            );
+        }
         if a.state.regs != b.state.regs || (a.state.eflags & 0xfd5) != (b.state.eflags & 0xfd5) {
             panic!(
                 "{name}: step {step} from eip {:#x}: state differs\n interp regs {:08x?} flags {:#x}\n bt     regs {:08x?} flags {:#x} (mask {fl:#x})",

@@ -358,6 +358,16 @@ impl Cpu {
         std::mem::take(&mut self.smc_log)
     }
 
+    /// The x87 state was replaced from outside the interpreter (the
+    /// translator ran x87 code on the host FPU): FERR# follows the status
+    /// word as FLDCW or FRSTOR would leave it, deasserted once no unmasked
+    /// exception is pending.
+    pub fn fpu_replaced(&mut self, bus: &mut Bus) {
+        if self.state.fpu.fsw & crate::fpu::fsw::ES == 0 {
+            self.set_ferr(bus, false);
+        }
+    }
+
     /// Fetch (decoding if needed) the block at CS:EIP.
     fn fetch_block(&mut self, bus: &mut Bus) -> crate::Res<Rc<Block>> {
         crate::decode::fetch_block(self, bus)

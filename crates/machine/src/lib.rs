@@ -28,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+pub use bt;
 use cpu::{Bus, Cpu, Exit, InterruptController};
 use devices::disk::DiskImage;
 use devices::dma8237::{self, Dma8237};
@@ -68,6 +69,16 @@ pub enum Engine {
     /// The binary translator (x86-64 Linux hosts), falling back to the
     /// interpreter for what it does not translate.
     Bt,
+}
+
+impl Engine {
+    /// The binary translator on x86-64 Linux hosts, the interpreter
+    /// elsewhere.
+    pub const DEFAULT: Engine = if cfg!(all(target_arch = "x86_64", target_os = "linux")) {
+        Engine::Bt
+    } else {
+        Engine::Interp
+    };
 }
 
 /// One debug console: a port and where its bytes go.
@@ -133,7 +144,7 @@ impl Config {
             ram_mib: 32,
             bios,
             vga_bios: None,
-            engine: Engine::Interp,
+            engine: Engine::DEFAULT,
             hda: None,
             hdb: None,
             fda: None,

@@ -28,6 +28,13 @@ Exit status: (v<<1)|1 when the guest writes v to the debug-exit port 0xf4 \
 or input; 4 triple fault or reset with --no-reboot; 6 halted with nothing to \
 wake the CPU; 8 timeout; 10 host failure.";
 
+/// The engine `--engine` defaults to.
+const DEFAULT_ENGINE: &str = if cfg!(all(target_arch = "x86_64", target_os = "linux")) {
+    "bt"
+} else {
+    "interp"
+};
+
 #[derive(Parser, Debug)]
 #[command(name = "strachey", version, about = "A full-virtualization x86 PC emulator", after_help = EXIT_HELP)]
 struct Cli {
@@ -115,9 +122,14 @@ struct RunArgs {
     /// keyboard is enabled (`\n` is Enter).
     #[arg(long, value_name = "TEXT")]
     keys: Option<String>,
-    /// Execution engine.
-    #[arg(long, value_name = "ENGINE", default_value = "interp", value_parser = ["interp", "bt"])]
+    /// Execution engine: the binary translator (`bt`, the default on x86-64
+    /// Linux) or the interpreter (`interp`).
+    #[arg(long, value_name = "ENGINE", default_value = DEFAULT_ENGINE, value_parser = ["interp", "bt"])]
     engine: String,
+    /// Print each translated block: every guest instruction next to the
+    /// host code it became (with `--engine bt`; to standard error).
+    #[arg(long)]
+    trace_translation: bool,
     /// Stop at a triple fault or reset request instead of resetting.
     #[arg(long)]
     no_reboot: bool,
@@ -300,6 +312,9 @@ fn run(a: RunArgs) -> Result<u8, String> {
         "bt" => Engine::Bt,
         e => return Err(format!("unknown engine {e}")),
     };
+    if a.trace_translation && engine != Engine::Bt {
+        return Err("--trace-translation needs --engine bt".into());
+    }
     let serial = devices::uart::open_backend(&a.serial).map_err(|e| format!("--serial {}: {e}", a.serial))?;
     let hda = a
         .hda
@@ -334,6 +349,9 @@ fn run(a: RunArgs) -> Result<u8, String> {
         no_reboot: a.no_reboot,
     };
     let mut m = Machine::new(cfg).map_err(|e| e.to_string())?;
+    if let Some(bt) = m.bt.as_mut() {
+        bt.trace = a.trace_translation;
+    }
     if let Some(k) = &a.keys {
         m.type_text(&k.replace("\\n", "\n"));
     }
@@ -477,8 +495,46 @@ fn print_stats(m: &Machine) {
             b.entries
         );
         eprintln!(
-            "strachey: bt: interpreter fallbacks {}, host faults {} (#DE {}), SMC invalidations {}, cache flushes {}",
-            b.fallbacks, b.faults_segv, b.faults_fpe, b.smc_invalidations, b.flushes
+            "strachey: bt: chain patches {}, SMC invalidations {}, cache flushes {}, retranslated as callouts {}",
+            b.chain_patches, b.smc_invalidations, b.flushes, b.retranslations
+        );
+        let mut callouts: Vec<_> = b
+            .callouts
+            .iter()
+            .map(|(m, n)| (*n, format!("{m:?}").to_lowercase()))
+            .collect();
+        callouts.sort_by(|x, y| y.cmp(x));
+        let list: Vec<String> = callouts
+            .iter()
+            .take(12)
+            .map(|(n, m)| format!("{m} {n}"))
+            .collect();
+        eprintln!(
+            "strachey: bt: callouts to the interpreter {}{}{}",
+            b.fallbacks,
+            if list.is_empty() { "" } else { ": " },
+            list.join(", ")
+        );
+        let named = |names: &[&str], counts: &[u64]| {
+            let v: Vec<String> = names
+                .iter()
+                .zip(counts)
+                .filter(|(_, &n)| n > 0)
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        eprintln!(
+            "strachey: bt: interpreted by mode: {}",
+            named(&machine::bt::MODE_NAMES, &b.by_mode)
+        );
+        eprintln!(
+            "strachey: bt: host faults: {}",
+            named(&machine::bt::FAULT_NAMES, &b.faults)
         );
     }
     eprintln!(

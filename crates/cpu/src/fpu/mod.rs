@@ -100,7 +100,7 @@ pub(crate) fn sti(i: &Instruction, n: u32) -> usize {
 /// The 11-bit opcode the FPU records (SDM Vol. 1, 8.1.9): the low three
 /// bits of the escape byte, then the ModR/M byte, rebuilt from the decoded
 /// form (iced keeps no raw bytes).
-pub(crate) fn fop_of(i: &Instruction) -> u16 {
+pub fn fop_of(i: &Instruction) -> u16 {
     let oc = i.op_code();
     let code = oc.op_code() as u16;
     if oc.op_code_len() == 2 {

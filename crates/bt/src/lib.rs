@@ -41,18 +41,19 @@ use std::mem::offset_of;
 pub use translate::{listing, translate, Env, Translation};
 
 /// The listing of the block at `eip` (guest bytes from `eip` on) as the
-/// translator would emit it at fixed host addresses (the golden-listing
+/// translator would emit it in `mode` (`MODE_*` bits) at fixed host addresses (the golden-listing
 /// tests; `--trace-translation` prints the real ones). None when the first
 /// instruction is left to the interpreter.
-pub fn listing_at_fixed_addresses(bytes: &[u8], eip: u32) -> Option<String> {
+pub fn listing_at_fixed_addresses(bytes: &[u8], eip: u32, mode: u8) -> Option<String> {
     const RX: u64 = 0x7f00_0010_0000;
     let callouts = HashMap::new();
     let env = Env {
         rx: RX,
         exit: 0x7f00_0000_0040,
         fpu_load: 0x7f00_0000_0100,
-        mode: MODE_FPU,
+        mode,
         callouts: &callouts,
+        max_insns: translate::MAX_INSNS,
     };
     let t = translate(bytes, eip, &env)?;
     Some(listing(&t, bytes, eip, RX))
@@ -93,6 +94,9 @@ pub struct Context {
     /// The indirect-branch table: 65,536 entries of (guest EIP and mode,
     /// host address), indexed by the low 16 bits of the EIP.
     pub ibtc: u64,
+    /// Guest segment bases (ES, CS, SS, DS, FS, GS), for accesses through
+    /// segments whose base is not zero.
+    pub seg_base: [u32; 6],
     /// Whether the host FPU holds the guest's x87/MMX state (set by the
     /// load helper on the first x87 instruction after entry; the exit stub
     /// then saves it into `fpu_image`).
@@ -145,6 +149,7 @@ impl Default for Context {
             executed: 0,
             window_base: 0,
             ibtc: 0,
+            seg_base: [0; 6],
             fpu_loaded: 0,
             _pad0: [0; 3],
             fpu_fip: 0,
@@ -288,6 +293,9 @@ pub struct Bt {
     callout_eips: HashMap<u32, u32>,
     /// Print each translation (`--trace-translation`).
     pub trace: bool,
+    /// Longest block in guest instructions (tests compare engines at
+    /// several block sizes; at most `translate::MAX_INSNS`).
+    pub max_insns: u32,
     /// `bus.mem.generation()` when the window's shadow RAM was last mapped.
     mem_generation: u64,
     ctx: Box<Context>,
@@ -312,13 +320,43 @@ const CACHE_SIZE: usize = 32 << 20;
 /// which raises #NM or #UD).
 pub const MODE_FPU: u8 = 1;
 
+/// Mode bit: DS has a base other than 0 (added at run time).
+pub const MODE_DS_BASE: u8 = 2;
+/// Mode bit: ES has a base other than 0.
+pub const MODE_ES_BASE: u8 = 4;
+/// Mode bit: SS has a base other than 0 (stack instructions are left to
+/// the interpreter).
+pub const MODE_SS_BASE: u8 = 8;
+/// Mode bit: FS is a 4 GiB writable data segment (accesses through it are
+/// translated, its base added at run time).
+pub const MODE_FS: u8 = 16;
+/// Mode bit: GS likewise.
+pub const MODE_GS: u8 = 32;
+
 /// The mode bits that change how code at the current EIP is translated.
 fn mode_of(cpu: &Cpu) -> u8 {
-    if cpu.state.cr0 & (cpu::cr0::EM | cpu::cr0::TS) == 0 {
-        MODE_FPU
-    } else {
-        0
+    use cpu::SegReg;
+    let s = &cpu.state;
+    let mut m = 0;
+    if s.cr0 & (cpu::cr0::EM | cpu::cr0::TS) == 0 {
+        m |= MODE_FPU;
     }
+    for (r, bit) in [
+        (SegReg::Ds, MODE_DS_BASE),
+        (SegReg::Es, MODE_ES_BASE),
+        (SegReg::Ss, MODE_SS_BASE),
+    ] {
+        if s.seg(r).base != 0 {
+            m |= bit;
+        }
+    }
+    if Bt::data_4g(cpu, SegReg::Fs) {
+        m |= MODE_FS;
+    }
+    if Bt::data_4g(cpu, SegReg::Gs) {
+        m |= MODE_GS;
+    }
+    m
 }
 
 /// An indirect-branch table tag: the EIP and the mode bits above it.
@@ -365,6 +403,7 @@ impl Bt {
             fault_counts: HashMap::new(),
             callout_eips: HashMap::new(),
             trace: false,
+            max_insns: translate::MAX_INSNS,
             mem_generation: u64::MAX,
             runtime_len,
             blocks: HashMap::new(),
@@ -408,26 +447,31 @@ impl Bt {
             || a & mem::Attention::IRQ != 0 && cpu.state.eflags & cpu::flags::IF != 0
     }
 
-    /// CS, DS, ES and SS flat (base 0, 4 GiB limits, 32-bit).
+    /// CS flat (base 0, 4 GiB limit, 32-bit, readable), and DS, ES and SS
+    /// 4 GiB writable data segments (any base: it is added at run time).
     fn flat(cpu: &Cpu) -> bool {
         use cpu::{attr, SegReg};
-        let s = &cpu.state;
-        let flat = |r: SegReg, need: u16| {
-            let g = s.seg(r);
-            g.valid
-                && g.base == 0
-                && g.limit == 0xffff_ffff
-                && g.big()
-                && g.attr & need == need
-                && g.attr & (attr::DC | attr::S) == attr::S
-        };
-        flat(SegReg::Cs, attr::CODE | attr::RW)
-            && flat(SegReg::Ds, attr::RW)
-            && flat(SegReg::Es, attr::RW)
-            && flat(SegReg::Ss, attr::RW)
-            && s.seg(SegReg::Ds).attr & attr::CODE == 0
-            && s.seg(SegReg::Es).attr & attr::CODE == 0
-            && s.seg(SegReg::Ss).attr & attr::CODE == 0
+        let cs = cpu.state.seg(SegReg::Cs);
+        let code_ok = cs.valid
+            && cs.base == 0
+            && cs.limit == 0xffff_ffff
+            && cs.big()
+            && cs.attr & (attr::CODE | attr::RW | attr::S) == attr::CODE | attr::RW | attr::S;
+        code_ok
+            && Self::data_4g(cpu, SegReg::Ds)
+            && Self::data_4g(cpu, SegReg::Es)
+            && Self::data_4g(cpu, SegReg::Ss)
+            && cpu.state.seg(SegReg::Ss).big()
+    }
+
+    /// A usable writable expand-up data segment with a 4 GiB limit: every
+    /// access through it is legal, none needs a limit check.
+    fn data_4g(cpu: &Cpu, r: cpu::SegReg) -> bool {
+        use cpu::attr;
+        let g = cpu.state.seg(r);
+        g.valid
+            && g.limit == 0xffff_ffff
+            && g.attr & (attr::S | attr::CODE | attr::DC | attr::RW) == attr::S | attr::RW
     }
 
     /// Run until `budget` blocks (translated) or interpreter instructions
@@ -561,9 +605,10 @@ impl Bt {
         let c = &*self.ctx;
         let kind = if c.fault_signo == libc::SIGFPE as u32 {
             self.stats.faults_fpe += 1;
-            // x87 and MMX opcodes, WAIT: #MF; otherwise a division.
+            // x87 and MMX instructions, WAIT: #MF; otherwise a division.
             let b = peek_code(bus, cpu.state.eip).unwrap_or_default();
-            if matches!(b[0], 0x0f | 0x9b | 0xd8..=0xdf) {
+            let i = iced_x86::Decoder::with_ip(32, &b, 0, iced_x86::DecoderOptions::NONE).decode();
+            if translate::is_fpu(&i) {
                 5
             } else {
                 4
@@ -598,6 +643,9 @@ impl Bt {
         use cpu::flags;
         let c = &mut *self.ctx;
         c.regs = cpu.state.regs;
+        for (k, b) in c.seg_base.iter_mut().enumerate() {
+            *b = cpu.state.segs[k].base;
+        }
         let keep = flags::ARITH | flags::DF;
         c.rflags = u64::from(cpu.state.eflags & keep) | 0x202;
         c.target = self.cache.rx_addr(self.list[b].rx_off);
@@ -710,6 +758,7 @@ impl Bt {
             fpu_load: self.fpu_load,
             mode,
             callouts: &self.callout_eips,
+            max_insns: self.max_insns,
         };
         let t = translate(&bytes, eip, &env)?;
         let off = self.cache.push(&t.code)?;
@@ -967,12 +1016,14 @@ fn emit_runtime(cache: &mut cache::CodeCache) -> Runtime {
     // FPU load (called, flag-neutral): stmxcsr [r15+host_mxcsr];
     // fxrstor [r15+image]; ldmxcsr [r15+host_mxcsr]; mov byte
     // [r15+fpu_loaded], 1; ret. The host keeps its own MXCSR.
-    let mxcsr = r(offset_of!(Context, host_mxcsr));
-    let mut load = vec![0x41, 0x0f, 0xae, 0x5f, mxcsr, 0x41, 0x0f, 0xae, 0x8f];
+    let mxcsr = (offset_of!(Context, host_mxcsr) as u32).to_le_bytes();
+    let mut load = vec![0x41, 0x0f, 0xae, 0x9f];
+    load.extend_from_slice(&mxcsr);
+    load.extend_from_slice(&[0x41, 0x0f, 0xae, 0x8f]);
     load.extend_from_slice(&image);
-    load.extend_from_slice(&[
-        0x41, 0x0f, 0xae, 0x57, mxcsr, 0x41, 0xc6, 0x47, loaded, 0x01, 0xc3,
-    ]);
+    load.extend_from_slice(&[0x41, 0x0f, 0xae, 0x97]);
+    load.extend_from_slice(&mxcsr);
+    load.extend_from_slice(&[0x41, 0xc6, 0x47, loaded, 0x01, 0xc3]);
     let load_off = cache.push(&load).expect("room");
     Runtime {
         entry: cache.rx_addr(entry_off),

@@ -12,14 +12,17 @@
 //!   the interpreter execute it (privileged and sensitive instructions,
 //!   string instructions, segment loads, FS/GS-relative accesses...).
 
-use crate::{Context, MODE_FPU, REASON_BUDGET, REASON_FALLBACK, REASON_NEXT};
+use crate::{
+    Context, MODE_DS_BASE, MODE_ES_BASE, MODE_FPU, MODE_FS, MODE_GS, MODE_SS_BASE, REASON_BUDGET,
+    REASON_FALLBACK, REASON_NEXT,
+};
 use iced_x86::{
     Code, Decoder, DecoderOptions, Encoder, Instruction, MemoryOperand, Mnemonic, OpKind, Register,
 };
 use std::mem::offset_of;
 
-/// Longest block, in guest instructions.
-const MAX_INSNS: usize = 48;
+/// Longest block, in guest instructions (unless `Env::max_insns` says less).
+pub const MAX_INSNS: u32 = 48;
 
 /// A translated block, before it is placed in the cache.
 #[derive(Debug)]
@@ -58,6 +61,8 @@ pub struct Env<'a> {
     /// Guest instructions to leave to the interpreter (they kept faulting
     /// when translated).
     pub callouts: &'a std::collections::HashMap<u32, u32>,
+    /// Longest block, in guest instructions (1 to `MAX_INSNS`).
+    pub max_insns: u32,
 }
 
 struct Emitter {
@@ -188,7 +193,7 @@ fn host_reg(r: Register) -> Register {
 
 /// Identity-translatable mnemonics (their 64-bit encoding with 32-bit
 /// operands has the same semantics, flags included).
-fn identity_ok(i: &Instruction) -> bool {
+fn identity_ok(i: &Instruction, mode: u8) -> bool {
     use Mnemonic as M;
     let m = i.mnemonic();
     let ok = matches!(
@@ -265,7 +270,7 @@ fn identity_ok(i: &Instruction) -> bool {
             }
         }
     }
-    mem_ok(i)
+    mem_ok(i, mode)
 }
 
 fn is_setcc(m: Mnemonic) -> bool {
@@ -314,9 +319,36 @@ fn is_cmov(m: Mnemonic) -> bool {
     )
 }
 
-/// A memory operand we can express through GS: 32-bit addressing, the
-/// flat DS/ES/SS segments (no FS/GS/CS override).
-fn mem_ok(i: &Instruction) -> bool {
+/// Guest segment register number (ES, CS, SS, DS, FS, GS = 0..5) of a
+/// memory operand's segment.
+fn seg_index(r: Register) -> usize {
+    match r {
+        Register::ES => 0,
+        Register::CS => 1,
+        Register::SS => 2,
+        Register::FS => 4,
+        Register::GS => 5,
+        _ => 3,
+    }
+}
+
+/// Whether accesses through segment `s` need its base added at run time
+/// (FS and GS always; DS, ES and SS when the block's mode says their base
+/// is not zero).
+fn needs_base(s: usize, mode: u8) -> bool {
+    match s {
+        0 => mode & MODE_ES_BASE != 0,
+        2 => mode & MODE_SS_BASE != 0,
+        3 => mode & MODE_DS_BASE != 0,
+        _ => true,
+    }
+}
+
+/// A memory operand we can express through GS: 32-bit addressing, through
+/// DS, ES or SS (4 GiB writable data segments whenever code is translated)
+/// or FS/GS when the block's mode says they are such segments too; not
+/// through CS.
+fn mem_ok(i: &Instruction, mode: u8) -> bool {
     if !(0..i.op_count()).any(|n| i.op_kind(n) == OpKind::Memory) {
         return true;
     }
@@ -324,14 +356,60 @@ fn mem_ok(i: &Instruction) -> bool {
         return !i.memory_base().is_gpr16() && !i.memory_index().is_gpr16();
     }
     let base_ok = |r: Register| r == Register::None || r.is_gpr32();
-    let seg = i.memory_segment();
+    let seg_ok = match i.memory_segment() {
+        Register::DS | Register::ES | Register::SS => true,
+        Register::FS => mode & MODE_FS != 0,
+        Register::GS => mode & MODE_GS != 0,
+        _ => false,
+    };
     base_ok(i.memory_base())
         && base_ok(i.memory_index())
         && !(i.memory_base() == Register::None
             && i.memory_index() == Register::None
             && i.memory_displ_size() == 2)
-        && matches!(seg, Register::DS | Register::ES | Register::SS)
-        && !matches!(i.segment_prefix(), Register::FS | Register::GS | Register::CS)
+        && seg_ok
+}
+
+/// `i` for the host with its memory operand (if any) through GS: as is for
+/// a segment with base 0; otherwise the linear address is computed first,
+/// flag-neutrally, into r11d (`lea r11d, [ea]; mov r10d, [r15+base];
+/// lea r11d, [r11+r10]`) and the operand becomes `gs:[r11d]`.
+fn host_mem(e: &mut Emitter, i: &Instruction) -> Option<Instruction> {
+    let mut h = to_host(i);
+    let has_mem = (0..i.op_count()).any(|n| i.op_kind(n) == OpKind::Memory);
+    if !has_mem || i.mnemonic() == Mnemonic::Lea {
+        return Some(h);
+    }
+    let s = seg_index(i.memory_segment());
+    if !needs_base(s, e.mode) {
+        return Some(h);
+    }
+    e.insn(&Instruction::with2(Code::Lea_r32_m, Register::R11D, ea_of(&h)).ok()?)
+        .ok()?;
+    let field = offset_of!(Context, seg_base) + 4 * s;
+    e.code.extend_from_slice(&[0x45, 0x8b, 0x57, disp8(field)]); // mov r10d, [r15+base]
+    e.code.extend_from_slice(&[0x47, 0x8d, 0x1c, 0x13]); // lea r11d, [r11+r10]
+    h.set_memory_base(Register::R11D);
+    h.set_memory_index(Register::None);
+    h.set_memory_index_scale(1);
+    h.set_memory_displacement32(0);
+    h.set_memory_displ_size(0);
+    Some(h)
+}
+
+/// The effective-address part of `h`'s memory operand (no segment).
+fn ea_of(h: &Instruction) -> MemoryOperand {
+    MemoryOperand::with_base_index_scale_displ_size(
+        h.memory_base(),
+        h.memory_index(),
+        h.memory_index_scale(),
+        i64::from(h.memory_displacement32() as i32),
+        if h.memory_base() == Register::None && h.memory_index() == Register::None {
+            4
+        } else {
+            1
+        },
+    )
 }
 
 /// Rewrite `i` for the host: ESP → r12d, memory through GS, short INC/DEC
@@ -411,7 +489,8 @@ pub fn translate(bytes: &[u8], eip: u32, env: &Env) -> Option<Translation> {
     let mut i = Instruction::default();
     let mut next = eip;
     let mut ended = false;
-    while insns < MAX_INSNS as u32 && dec.can_decode() {
+    let max = env.max_insns.clamp(1, MAX_INSNS);
+    while insns < max && dec.can_decode() {
         dec.decode_out(&mut i);
         if i.code() == Code::INVALID {
             break;
@@ -450,7 +529,7 @@ pub fn translate(bytes: &[u8], eip: u32, env: &Env) -> Option<Translation> {
     if !ended {
         // Fell off the end (length limit, page end, or an instruction for
         // the interpreter): continue at `next`.
-        let reason = if dec.can_decode() && insns < MAX_INSNS as u32 {
+        let reason = if dec.can_decode() && insns < max {
             REASON_FALLBACK
         } else {
             REASON_NEXT
@@ -471,6 +550,10 @@ pub fn translate(bytes: &[u8], eip: u32, env: &Env) -> Option<Translation> {
 fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
     use Mnemonic as M;
     let after = i.next_ip32();
+    // The stack is addressed at r12d directly: only with SS base 0.
+    if e.mode & MODE_SS_BASE != 0 && matches!(i.mnemonic(), M::Push | M::Pop | M::Call | M::Ret) {
+        return None;
+    }
     match (i.mnemonic(), i.code()) {
         (M::Push, Code::Push_r32) => push32(e, Ok(host_reg(i.op0_register()))).ok().map(|_| true),
         (M::Push, Code::Pushd_imm32 | Code::Pushd_imm8) => push32(e, Err(i.immediate32())).ok().map(|_| true),
@@ -551,25 +634,15 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
             Some(false)
         }
         (M::Jmp, Code::Jmp_rm32) | (M::Call, Code::Call_rm32) => {
-            if !mem_ok(i) {
+            if !mem_ok(i, e.mode) || i.mnemonic() == M::Call && e.mode & MODE_SS_BASE != 0 {
                 return None;
             }
             // mov r11d, <operand>
             let load = if i.op0_kind() == OpKind::Register {
                 Instruction::with2(Code::Mov_r32_rm32, Register::R11D, host_reg(i.op0_register())).ok()?
             } else {
-                let h = to_host(i);
-                let mut m = MemoryOperand::with_base_index_scale_displ_size(
-                    h.memory_base(),
-                    h.memory_index(),
-                    h.memory_index_scale(),
-                    i64::from(h.memory_displacement32() as i32),
-                    if h.memory_base() == Register::None && h.memory_index() == Register::None {
-                        4
-                    } else {
-                        1
-                    },
-                );
+                let h = host_mem(e, i)?;
+                let mut m = ea_of(&h);
                 m.segment_prefix = Register::GS;
                 Instruction::with2(Code::Mov_r32_rm32, Register::R11D, m).ok()?
             };
@@ -584,12 +657,12 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
             fpu(e, i)?;
             Some(true)
         }
-        _ if is_string(i) => {
+        _ if is_string(i) && string_ok(i, e.mode) => {
             string(e, i).ok()?;
             Some(true)
         }
-        _ if identity_ok(i) => {
-            let h = to_host(i);
+        _ if identity_ok(i, e.mode) => {
+            let h = host_mem(e, i)?;
             e.insn(&h).ok()?;
             Some(true)
         }
@@ -694,7 +767,7 @@ fn rep(i: &Instruction) -> iced_x86::RepPrefixKind {
 }
 
 /// x87, MMX and FXSAVE/FXRSTOR instructions, and WAIT.
-fn is_fpu(i: &Instruction) -> bool {
+pub(crate) fn is_fpu(i: &Instruction) -> bool {
     use iced_x86::CpuidFeature as F;
     i.mnemonic() == Mnemonic::Wait
         || i.cpuid_features()
@@ -710,7 +783,7 @@ fn is_fpu(i: &Instruction) -> bool {
 /// recorded in the context, since the host's are host addresses.
 fn fpu(e: &mut Emitter, i: &Instruction) -> Option<()> {
     use Mnemonic as M;
-    if e.mode & MODE_FPU == 0 || !mem_ok(i) {
+    if e.mode & MODE_FPU == 0 || !mem_ok(i, e.mode) {
         return None;
     }
     let m = i.mnemonic();
@@ -730,7 +803,8 @@ fn fpu(e: &mut Emitter, i: &Instruction) -> Option<()> {
         return None;
     }
     e.fpu_ready();
-    e.insn(&to_host(i)).ok()?;
+    let h = host_mem(e, i)?;
+    e.insn(&h).ok()?;
     let control = matches!(
         m,
         M::Fnclex | M::Fclex | M::Fldcw | M::Fnstcw | M::Fstcw | M::Fnstsw | M::Fstsw | M::Wait
@@ -741,14 +815,7 @@ fn fpu(e: &mut Emitter, i: &Instruction) -> Option<()> {
     }
     let has_mem = (0..i.op_count()).any(|n| i.op_kind(n) == OpKind::Memory);
     let seg = if has_mem {
-        match i.memory_segment() {
-            Register::ES => 0,
-            Register::CS => 1,
-            Register::SS => 2,
-            Register::FS => 4,
-            Register::GS => 5,
-            _ => 3,
-        }
+        seg_index(i.memory_segment()) as u32
     } else {
         0xff
     };
@@ -759,19 +826,7 @@ fn fpu(e: &mut Emitter, i: &Instruction) -> Option<()> {
     );
     if has_mem {
         // lea r11d, [ea]; mov [r15+fpu_fdp], r11d
-        let h = to_host(i);
-        let mut ea = MemoryOperand::with_base_index_scale_displ_size(
-            h.memory_base(),
-            h.memory_index(),
-            h.memory_index_scale(),
-            i64::from(h.memory_displacement32() as i32),
-            if h.memory_base() == Register::None && h.memory_index() == Register::None {
-                4
-            } else {
-                1
-            },
-        );
-        ea.segment_prefix = Register::None;
+        let ea = ea_of(&to_host(i));
         e.insn(&Instruction::with2(Code::Lea_r32_m, Register::R11D, ea).ok()?)
             .ok()?;
         e.store_r11(offset_of!(Context, fpu_fdp));
@@ -829,4 +884,13 @@ pub fn listing(t: &Translation, guest: &[u8], eip: u32, rx: u64) -> String {
         host(&mut out, &mut f, at as usize, end, "      ");
     }
     out
+}
+
+/// String instructions run on rebased RSI/RDI: only through segments with
+/// base 0 (DS or its override for the source, ES for the destination).
+fn string_ok(i: &Instruction, mode: u8) -> bool {
+    let uses = |k: OpKind| (0..i.op_count()).any(|n| i.op_kind(n) == k);
+    let src = !uses(OpKind::MemorySegESI) || !needs_base(seg_index(i.memory_segment()), mode);
+    let dst = !uses(OpKind::MemoryESEDI) || mode & MODE_ES_BASE == 0;
+    src && dst
 }

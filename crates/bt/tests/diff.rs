@@ -154,3 +154,52 @@ fn unmasked_x87_exceptions_and_nm_agree() {
     // TS=1: #NM at the first x87 instruction.
     both_with_cr0(&code, |c| c | cpu::cr0::TS);
 }
+
+#[test]
+fn segments_with_bases_agree() {
+    use iced_x86::code_asm::*;
+    let code = asm(|a| {
+        a.mov(ecx, 200)?;
+        let mut top = a.create_label();
+        a.set_label(&mut top)?;
+        a.mov(eax, dword_ptr(ecx * 4 + 0x100).fs())?;
+        a.add(dword_ptr(ecx * 4 + 0x800).gs(), eax)?;
+        a.add(dword_ptr(ecx * 4 + 0x400), ecx)?; // DS, base 0x3000
+        a.fild(dword_ptr(ecx * 4 + 0x400))?;
+        a.fistp(dword_ptr(ecx * 4 + 0x200).fs())?;
+        a.lea(edx, ptr(ecx * 8 + 0x10).fs())?;
+        a.push(edx)?;
+        a.pop(edx)?;
+        a.dec(ecx)?;
+        a.jnz(top)?;
+        a.cli()?;
+        a.hlt()
+    });
+    let setup = |cpu: &mut Cpu| {
+        let mut f = cpu.state.segs[cpu::SegReg::Ds as usize];
+        f.base = 0x2000;
+        cpu.state.segs[cpu::SegReg::Fs as usize] = f;
+        let mut g = f;
+        g.base = 0xffff_f000; // wraps around 4 GiB
+        cpu.state.segs[cpu::SegReg::Gs as usize] = g;
+        cpu.state.segs[cpu::SegReg::Ds as usize].base = 0x3000;
+    };
+    let (mut a, mut abus) = machine(&code);
+    setup(&mut a);
+    let ea = a.run(&mut abus, 100_000);
+    let (mut b, mut bbus) = machine(&code);
+    setup(&mut b);
+    let mut bt = bt::Bt::new(&bbus).unwrap();
+    let eb = bt.run(&mut b, &mut bbus, 100_000);
+    eprintln!("interp {ea:?}, bt {eb:?}, bt stats {:?}", bt.stats);
+    assert_eq!(ea, eb);
+    assert_eq!(a.state.regs, b.state.regs);
+    assert_eq!(a.state.eip, b.state.eip);
+    assert_eq!(a.state.fpu, b.state.fpu);
+    let mut ma = vec![0u8; 0x8000];
+    let mut mb = vec![0u8; 0x8000];
+    abus.mem.read(PhysAddr(0), &mut ma);
+    bbus.mem.read(PhysAddr(0), &mut mb);
+    assert!(ma == mb, "memory differs");
+    assert!(bt.stats.executed > 1000, "the loop ran translated");
+}

@@ -7,7 +7,8 @@ use iced_x86::code_asm::*;
 
 type Asm = fn(&mut CodeAssembler) -> Result<(), iced_x86::IcedError>;
 
-/// (what it shows, the guest code).
+/// (what it shows, the guest code); translated in the usual mode: flat
+/// segments, x87 on the host FPU, FS and GS unusable.
 const CASES: &[(&str, Asm)] = &[
     ("identity: register ALU", |a| a.add(eax, ebx)),
     ("identity: memory operand through GS", |a| {
@@ -62,22 +63,56 @@ const CASES: &[(&str, Asm)] = &[
         a.mov(eax, 1)?;
         a.out(0x80, al)
     }),
-    ("fallback: FS-relative access", |a| {
-        a.xor(eax, eax)?;
-        a.mov(eax, dword_ptr(0).fs())
-    }),
+    (
+        "fallback: FS-relative access while FS is not a 4 GiB data segment",
+        |a| {
+            a.xor(eax, eax)?;
+            a.mov(eax, dword_ptr(0).fs())
+        },
+    ),
+];
+
+/// Cases translated in other modes: (what, mode bits, the guest code).
+const MODE_CASES: &[(&str, u8, Asm)] = &[
+    (
+        "segment base: FS-relative access adds FS's base at run time",
+        bt::MODE_FPU | bt::MODE_FS,
+        |a| a.mov(eax, dword_ptr(ebx + 0x10).fs()),
+    ),
+    (
+        "segment base: DS with a base other than 0",
+        bt::MODE_FPU | bt::MODE_DS_BASE,
+        |a| a.add(dword_ptr(esi + ecx * 2), edx),
+    ),
+    (
+        "segment base: SS with a base other than 0 leaves PUSH to the interpreter",
+        bt::MODE_FPU | bt::MODE_SS_BASE,
+        |a| {
+            a.mov(eax, dword_ptr(ebp - 8))?;
+            a.push(eax)
+        },
+    ),
+    (
+        "x87 with CR0.TS or CR0.EM set: left to the interpreter (#NM)",
+        0,
+        |a| a.fld1(),
+    ),
 ];
 
 fn render() -> String {
     let mut out = String::new();
-    for (what, f) in CASES {
+    let all = CASES
+        .iter()
+        .map(|(w, f)| (*w, bt::MODE_FPU, *f))
+        .chain(MODE_CASES.iter().copied());
+    for (what, mode, f) in all {
         let mut a = CodeAssembler::new(32).unwrap();
         f(&mut a).unwrap();
         // A sensitive instruction after each case ends the block.
         a.cli().unwrap();
         let bytes = a.assemble(0x1000).unwrap();
         out.push_str(&format!("## {what}\n"));
-        match bt::listing_at_fixed_addresses(&bytes, 0x1000) {
+        match bt::listing_at_fixed_addresses(&bytes, 0x1000, mode) {
             Some(l) => out.push_str(&l),
             None => out.push_str("left to the interpreter\n"),
         }

@@ -39,6 +39,9 @@ pub fn undefined_for(case: &Case, host: &Outcome) -> Undefined {
 pub fn differences(case: &Case, host: &Outcome, other: &Outcome) -> Vec<String> {
     let u = undefined_for(case, host);
     let mut out = Vec::new();
+    if crate::fpdiff::not_compared(case) {
+        return out;
+    }
     if host.vector() != other.vector() {
         out.push(format!(
             "exception: host {} other {}",
@@ -63,9 +66,12 @@ pub fn differences(case: &Case, host: &Outcome, other: &Outcome) -> Vec<String> 
             flag_names(diff)
         ));
     }
+    let masked = crate::fpdiff::masked_memory(case);
     let ignored = |at: usize| {
         u.mem
-            .is_some_and(|(start, len)| (start..start + len).contains(&at))
+            .iter()
+            .chain(masked.iter())
+            .any(|&(start, len)| (start..start + len).contains(&at))
     };
     let bad: Vec<usize> = (0..h.mem.len().min(o.mem.len()))
         .filter(|&at| h.mem[at] != o.mem[at] && !ignored(at))
@@ -81,6 +87,17 @@ pub fn differences(case: &Case, host: &Outcome, other: &Outcome) -> Vec<String> 
             bad.len(),
             shown.join(", ")
         ));
+    }
+    out.extend(crate::fpdiff::memory_differences(case, &h.mem, &o.mem));
+    match (&h.fpu, &o.fpu) {
+        (Some(hf), Some(of)) => out.extend(crate::fpdiff::fpu_differences(
+            case,
+            hf,
+            of,
+            host.vector().is_some(),
+        )),
+        (None, None) => {}
+        _ => out.push("fpu: only one outcome has the FPU state".to_string()),
     }
     out
 }

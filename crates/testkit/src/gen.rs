@@ -387,6 +387,9 @@ fn reserved_regs(m: Mnemonic) -> &'static [usize] {
 /// Draws one case of `form`. `index` is the case's number within its form: shift
 /// forms use it to walk every count 0..=255 in their first 256 cases.
 pub fn generate(form: &Form, index: u64, rng: &mut Rng) -> Case {
+    if crate::fp::FP_GROUPS.contains(&form.group) {
+        return crate::fp::generate(form, index, rng);
+    }
     let mut before = UserState::new();
     for (i, r) in before.regs.iter_mut().enumerate() {
         if i != 4 {
@@ -486,7 +489,7 @@ fn xlat_case(rng: &mut Rng, before: &mut UserState) -> Instruction {
 
 /// Fills the window with edge-biased dwords, or (a third of the time) with bytes from a
 /// two-letter alphabet so that string compares find equal runs.
-fn fill_window(mem: &mut [u8], rng: &mut Rng) {
+pub(crate) fn fill_window(mem: &mut [u8], rng: &mut Rng) {
     if rng.chance(1, 3) {
         let letters = [rng.pick(&[0u8, 0x41, 0xff]), rng.pick(&[1u8, 0x42, 0x80])];
         for b in mem.iter_mut() {
@@ -675,6 +678,7 @@ fn operand_case(form: &Form, index: u64, rng: &mut Rng, before: &mut UserState) 
             &mut instr,
             n as u32,
             kinds[n] == OpCodeOperandKind::mem_offs,
+            None,
             &taken,
             allow_esp,
             rng,
@@ -769,7 +773,7 @@ fn shift_count(index: u64, rng: &mut Rng) -> u8 {
     }
 }
 
-fn pick_not_esp(rng: &mut Rng) -> usize {
+pub(crate) fn pick_not_esp(rng: &mut Rng) -> usize {
     loop {
         let i = rng.below(8) as usize;
         if i != 4 {
@@ -779,11 +783,14 @@ fn pick_not_esp(rng: &mut Rng) -> usize {
 }
 
 /// Makes operand `n` a memory operand addressing the window: `[base + disp]`, sometimes
-/// `[base + index*scale + disp]`, or an absolute `moffs`.
-fn set_memory(
+/// `[base + index*scale + disp]`, or an absolute `moffs`. The operand lies at window
+/// offset `at` if given, else at a random one with 256 bytes to spare on either side.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn set_memory(
     instr: &mut Instruction,
     n: u32,
     moffs: bool,
+    at: Option<u32>,
     taken: &[usize],
     allow_esp: bool,
     rng: &mut Rng,
@@ -792,7 +799,7 @@ fn set_memory(
     instr.set_op_kind(n, OpKind::Memory);
     // The effective address, with room on both sides for the operand and for bit
     // offsets of BT-style instructions (±128 bytes).
-    let ea = 0x100 + rng.below(DATA_SIZE as u32 - 0x200);
+    let ea = at.unwrap_or_else(|| 0x100 + rng.below(DATA_SIZE as u32 - 0x200));
     if moffs {
         instr.set_memory_base(Register::None);
         instr.set_memory_index(Register::None);

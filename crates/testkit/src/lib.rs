@@ -13,6 +13,14 @@
 //! inside the window. [`flags`] is the table of what the Intel SDM leaves undefined,
 //! and [`diff`] compares two outcomes with it and formats a readable report.
 //!
+//! [`fp`] does the same for every x87, MMX and FXSAVE/FXRSTOR form of the modelled
+//! Pentium II (groups `x87`, `x87mem`, `x87trans`, `fpenv`, `mmx`): the case state then
+//! carries the FPU as an FXSAVE image ([`state::FpuState`]), which the native runner
+//! loads with FXRSTOR and reads back with FXSAVE and FNSTENV, and every case ends in
+//! FWAIT so that unmasked exceptions surface as #MF. [`fpdiff`] compares the FPU state
+//! and accepts exactly the deviations listed, with reasons, in
+//! `known_deviations_x87.txt`.
+//!
 //! `tests/oracle.rs` runs every form through the host and through the interpreter
 //! (`cpu::Cpu::step`) and fails on any difference; `STRACHEY_ORACLE_CASES`,
 //! `STRACHEY_ORACLE_GROUPS` and `STRACHEY_ORACLE_SEED` tune it.
@@ -22,12 +30,15 @@
 
 pub mod diff;
 pub mod flags;
+pub mod fp;
+pub mod fpdiff;
 pub mod gen;
 pub mod state;
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod native;
 
+pub use fp::fp_forms;
 pub use gen::{forms, generate, Case, Form, Rng};
 pub use state::{Outcome, UserState, DATA_BASE, DATA_SIZE};
 

@@ -9,11 +9,11 @@
 //!
 //! | address       | contents                                                   |
 //! |---------------|------------------------------------------------------------|
-//! | `0x0010_0000` | 64-bit trampoline: save callee-saved registers and RSP, `retfq` to 0x23 |
-//! | `0x0010_0100` | 64-bit landing pad: restore RSP, registers and a clean RFLAGS, `ret` |
-//! | `0x0010_0200` | 32-bit fault stub: `jmp far 0x33:landing` |
-//! | `0x0010_0400` | 32-bit snippet: load state, `popfd`, *the case's code*, store state, `pushfd`, `jmp far 0x33:landing` |
-//! | `0x0010_1000` | state block (registers and EFLAGS in and out, saved RSP, fault record) |
+//! | `0x0010_0000` | 64-bit trampoline: save callee-saved registers, RSP and the FPU/SSE state (`fxsave64`), `retfq` to 0x23 |
+//! | `0x0010_0100` | 64-bit landing pad: restore RSP, registers, the FPU/SSE state and a clean RFLAGS, `ret` |
+//! | `0x0010_0200` | 32-bit fault stub: store the FPU state, `jmp far 0x33:landing` |
+//! | `0x0010_0400` | 32-bit snippet: `fxrstor` the case's FPU state, load registers, `popfd`, *the case's code*, store registers, `fxsave`/`fnstenv`, `pushfd`, `jmp far 0x33:landing` |
+//! | `0x0010_1000` | state block (registers, EFLAGS and FXSAVE images in and out, saved RSP, fault record) |
 //! | `0x0010_2000`–`0x0011_0000` | the 32-bit stack |
 //! | `0x0020_0000` | the data window ([`DATA_BASE`]), with `PROT_NONE` guard pages on both sides |
 //!
@@ -30,11 +30,21 @@
 //! for the duration of each run: the case may leave ESP anywhere, and a 64-bit frame with
 //! AVX-512 state needs several KiB.
 //!
+//! The x87/MMX state travels as a 32-bit FXSAVE image: the snippet loads the case's
+//! image with FXRSTOR and stores the result with FXSAVE (non-waiting: a pending unmasked
+//! exception stays pending) and FNSTENV (for the full tag word, which only the legacy
+//! formats hold). An unmasked x87 exception surfaces as #MF (SIGFPE, trap number 16) at
+//! the next waiting instruction; the kernel saves the FPU state in the signal frame and
+//! restores it on `sigreturn`, so the fault stub stores the state at the fault the same
+//! way. The process's own FPU/SSE state is saved by the trampoline and restored by the
+//! landing pad, whatever the case left behind (a pending exception, other masks, MMX tags).
+//!
 //! Only one case runs at a time in a process (the fixed addresses are shared): a mutex
 //! serialises callers.
 //!
 //! Measured here: about 1.5 µs a case (two `sigaltstack` calls, a signal-free mode switch
-//! there and back, the window copied in and out); a fault adds a signal round trip.
+//! there and back, the window copied in and out, the FPU state saved and restored twice);
+//! a fault adds a signal round trip.
 //!
 //! # Why in-process compatibility mode
 //! The alternatives cost more and check less: a separate 32-bit helper process (built with
@@ -48,7 +58,10 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use crate::state::{Outcome, UserState, DATA_BASE, DATA_SIZE, IF, RESERVED1, VISIBLE_FLAGS};
+use crate::state::{
+    fx, FpuState, Outcome, UserState, DATA_BASE, DATA_SIZE, ENV_LEN, FX_LEN, IF, NATIVE_CODE_ADDR, RESERVED1,
+    VISIBLE_FLAGS,
+};
 
 /// `__USER32_CS`: the flat 32-bit user code segment of x86-64 Linux.
 const USER32_CS: u16 = 0x23;
@@ -75,6 +88,17 @@ const FAULT_VALID: u32 = STATE + 0xA0;
 const FAULT_VECTOR: u32 = STATE + 0xA4;
 const FAULT_EFLAGS: u32 = STATE + 0xA8;
 const FAULT_REGS: u32 = STATE + 0xC0;
+/// The case's FXSAVE image in (16-byte aligned, 512 bytes).
+const IN_FX: u32 = STATE + 0x200;
+/// The FXSAVE image after the case, or at its fault.
+const OUT_FX: u32 = STATE + 0x400;
+/// The 28-byte FNSTENV image after the case, or at its fault.
+const OUT_ENV: u32 = STATE + 0x600;
+/// The process's own FPU/SSE state while a case runs (64-bit FXSAVE image).
+const SAVE_FX64: u32 = STATE + 0x800;
+/// MXCSR loaded with every case: the power-up value (all SSE exceptions masked). The
+/// modelled CPU has no SSE; FXRSTOR on the host needs a valid value.
+const MXCSR_DEFAULT: u32 = 0x1f80;
 const STACK32_TOP: u32 = LOW_BASE + 0xF000;
 
 /// Size of the alternate signal stack used while a case runs.
@@ -169,10 +193,10 @@ impl Runner {
         }
         let trampoline = assemble_trampoline().map_err(|e| format!("assembling trampoline: {e}"))?;
         let landing = assemble_landing().map_err(|e| format!("assembling landing pad: {e}"))?;
-        let fault = far_jmp(USER64_CS, LANDING64);
+        let fault = assemble_fault_stub().map_err(|e| format!("assembling fault stub: {e}"))?;
         let (prologue, epilogue) =
             assemble_snippet_parts().map_err(|e| format!("assembling snippet: {e}"))?;
-        assert!(trampoline.len() <= 0x100 && landing.len() <= 0x100);
+        assert!(trampoline.len() <= 0x100 && landing.len() <= 0x100 && fault.len() <= 0x200);
         assert!(prologue.len() + MAX_CODE_LEN + epilogue.len() <= (SNIPPET_END - SNIPPET32) as usize);
         // SAFETY: the low region was just mapped RWX and is LOW_SIZE bytes long; the
         // offsets written are below 0x1000.
@@ -220,10 +244,18 @@ impl Runner {
         snippet.extend_from_slice(&self.prologue);
         snippet.extend_from_slice(code);
         snippet.extend_from_slice(&self.epilogue);
+        let mut fx_in = [0u8; 512];
+        match &before.fpu {
+            Some(f) => fx_in[..FX_LEN].copy_from_slice(&f.fx),
+            None => fx_in[..FX_LEN].copy_from_slice(&FpuState::init().fx),
+        }
+        fx_in[fx::MXCSR..fx::MXCSR + 4].copy_from_slice(&MXCSR_DEFAULT.to_le_bytes());
+        fx_in[fx::MXCSR + 4..fx::MXCSR + 8].fill(0);
         // SAFETY: the low region and the data window are mapped RW(X) by `new`, with the
         // sizes written here; we hold the runner lock, so no other thread uses them.
         unsafe {
             copy_to(SNIPPET32, &snippet);
+            copy_to(IN_FX, &fx_in);
             let regs = IN_REGS as usize as *mut [u32; 8];
             regs.write_volatile(before.regs);
             (IN_EFLAGS as usize as *mut u32).write_volatile(eflags_in);
@@ -265,6 +297,13 @@ impl Runner {
         unsafe {
             std::ptr::copy_nonoverlapping(DATA_BASE as usize as *const u8, mem.as_mut_ptr(), DATA_SIZE)
         };
+        // SAFETY: the state block is mapped; the snippet's epilogue or the fault stub wrote
+        // both images.
+        let fpu = before.fpu.as_ref().map(|_| unsafe {
+            let fx_out = (OUT_FX as usize as *const [u8; FX_LEN]).read_volatile();
+            let env = (OUT_ENV as usize as *const [u8; ENV_LEN]).read_volatile();
+            FpuState { fx: fx_out, env }
+        });
         // SAFETY: the state block is mapped; the snippet or the handler wrote it.
         unsafe {
             if (FAULT_VALID as usize as *const u32).read_volatile() != 0 {
@@ -277,6 +316,7 @@ impl Runner {
                         regs,
                         eflags: eflags & VISIBLE_FLAGS,
                         mem,
+                        fpu,
                     },
                 }
             } else {
@@ -286,6 +326,7 @@ impl Runner {
                     regs,
                     eflags: eflags & VISIBLE_FLAGS,
                     mem,
+                    fpu,
                 })
             }
         }
@@ -339,6 +380,7 @@ fn assemble_trampoline() -> Result<Vec<u8>, iced_x86::IcedError> {
         a.push(r)?;
     }
     a.mov(qword_ptr(SAVE_RSP as u64), rsp)?;
+    a.fxsave64(ptr(SAVE_FX64 as u64))?;
     // 64-bit Linux runs with null DS/ES; compatibility mode checks segment registers as
     // protected mode does (a null DS faults on use), so load the flat data selector that
     // is already in SS (__USER_DS) and put DS/ES back on the way out.
@@ -359,6 +401,7 @@ fn assemble_landing() -> Result<Vec<u8>, iced_x86::IcedError> {
     use iced_x86::code_asm::*;
     let mut a = CodeAssembler::new(64)?;
     a.mov(rsp, qword_ptr(SAVE_RSP as u64))?;
+    a.fxrstor64(ptr(SAVE_FX64 as u64))?;
     a.mov(ds, word_ptr(SAVE_DS as u64))?;
     a.mov(es, word_ptr(SAVE_ES as u64))?;
     // The SysV ABI requires DF = 0 on return, and the case may have set DF, AC (which
@@ -378,6 +421,7 @@ fn assemble_snippet_parts() -> Result<(Vec<u8>, Vec<u8>), iced_x86::IcedError> {
     use iced_x86::code_asm::*;
     let regs32 = [eax, ecx, edx, ebx, esp, ebp, esi, edi];
     let mut a = CodeAssembler::new(32)?;
+    a.fxrstor(ptr(IN_FX as u64))?;
     // Load EFLAGS through the harness stack, so nothing is written below the case's ESP.
     a.mov(esp, STACK32_TOP)?;
     a.push(dword_ptr(IN_EFLAGS as u64))?;
@@ -386,18 +430,47 @@ fn assemble_snippet_parts() -> Result<(Vec<u8>, Vec<u8>), iced_x86::IcedError> {
     for (i, r) in regs32.iter().enumerate() {
         a.mov(*r, dword_ptr((IN_REGS + 4 * i as u32) as u64))?;
     }
-    let prologue = a.assemble(0)?;
+    let mut prologue = a.assemble(0)?;
+    // The case starts at a fixed address, so that the FPU's instruction pointer can be
+    // compared with the interpreter's.
+    let start = (NATIVE_CODE_ADDR - SNIPPET32) as usize;
+    assert!(
+        prologue.len() <= start,
+        "snippet prologue of {} bytes",
+        prologue.len()
+    );
+    prologue.resize(start, 0x90);
 
     let mut a = CodeAssembler::new(32)?;
     for (i, r) in regs32.iter().enumerate() {
         a.mov(dword_ptr((OUT_REGS + 4 * i as u32) as u64), *r)?;
     }
+    store_fpu(&mut a)?;
     a.mov(esp, STACK32_TOP)?;
     a.pushfd()?;
     a.pop(dword_ptr(OUT_EFLAGS as u64))?;
     a.db(&far_jmp(USER64_CS, LANDING64))?;
     let epilogue = a.assemble(0)?;
     Ok((prologue, epilogue))
+}
+
+/// Stores the FPU state without waiting (FXSAVE, then FNSTENV, which masks every
+/// exception afterwards: harmless, the landing pad restores the process's state).
+fn store_fpu(a: &mut iced_x86::code_asm::CodeAssembler) -> Result<(), iced_x86::IcedError> {
+    use iced_x86::code_asm::*;
+    a.fxsave(ptr(OUT_FX as u64))?;
+    a.fnstenv(ptr(OUT_ENV as u64))?;
+    Ok(())
+}
+
+/// The 32-bit stub a fault resumes at: store the FPU state at the fault (the kernel
+/// restored it from the signal frame), then go home.
+fn assemble_fault_stub() -> Result<Vec<u8>, iced_x86::IcedError> {
+    use iced_x86::code_asm::*;
+    let mut a = CodeAssembler::new(32)?;
+    store_fpu(&mut a)?;
+    a.db(&far_jmp(USER64_CS, LANDING64))?;
+    a.assemble(FAULT32 as u64)
 }
 
 fn install_handlers() -> Result<(), String> {

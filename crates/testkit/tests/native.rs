@@ -200,3 +200,27 @@ fn sixteen_bytes_is_gp() {
     let after = completed(run_native(&code[3..], &before));
     assert_eq!(after.mem[0x10], 1);
 }
+
+#[test]
+fn x87_state_in_and_out_and_mf_at_the_next_wait() {
+    // d9 e8: fld1; d9 ee: fldz; de f9: fdivp st(1), st — 1/0 with ZM clear; 9b: fwait.
+    let mut before = state([0; 8], 0);
+    let mut fpu = FpuState::init();
+    fpu.set_fcw(0x037b);
+    before.fpu = Some(fpu);
+    let code = [0xd9, 0xe8, 0xd9, 0xee, 0xde, 0xf9, 0x9b];
+    let out = run_native(&code, &before);
+    assert_eq!(out.vector(), Some(16), "#MF at the FWAIT: {out:?}");
+    let f = out.state().fpu.as_ref().expect("fpu state");
+    // ZE, ES and B set; the division did not happen: TOP = 6, ST(0) = +0, ST(1) = 1.0.
+    assert_eq!(f.fsw() & 0xb8ff, 0x8084 | 6 << 11);
+    assert_eq!(f.st(0), [0; 10]);
+    assert_eq!(f.st(1), [0, 0, 0, 0, 0, 0, 0, 0x80, 0xff, 0x3f]);
+    assert_eq!(f.ftw(), 0xc0);
+    // The full tag word from FNSTENV: R6 zero, R7 valid, the rest empty.
+    assert_eq!(f.tag_word(), 0x1fff);
+    // Without the exception (ZM set) the same code completes.
+    before.fpu.as_mut().unwrap().set_fcw(0x037f);
+    let out = run_native(&code, &before);
+    assert_eq!(out.vector(), None);
+}

@@ -221,9 +221,18 @@ fn fprem(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
         ctx.prem1(a, b)
     };
     let f = &mut cpu.state.fpu;
-    if f.account(&ctx, false) == Outcome::Store {
+    let special = [a, b].iter().any(|v| v.is_nan()) || ctx.raised.0 & 1 != 0;
+    if f.account(&ctx, false) == Outcome::Store && !special {
         f.set_st(0, r.value.into());
         f.set_cc(r.c0, r.c1, r.c2, r.c3);
+    } else {
+        // A NaN operand, an invalid operation or an unmasked exception: no
+        // quotient bits; C1 and C2 are cleared, C0 and C3 left (as the
+        // host CPU does).
+        if f.outcome(&ctx, false) == Outcome::Store {
+            f.set_st(0, r.value.into());
+        }
+        f.fsw &= !(super::fsw::C1 | super::fsw::C2);
     }
     Ok(())
 }

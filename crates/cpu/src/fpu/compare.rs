@@ -43,10 +43,12 @@ fn kind(m: Mnemonic) -> (u8, bool) {
 /// The comparison shared by both families: ST(0) against the source
 /// (memory, ST(i), ST(1) for the no-operand forms, +0.0 for FTST).
 /// `Ok(None)` is a stack underflow, after which the caller reports
-/// "unordered"; `Ok(Some(None))` an unmasked invalid operand (nothing
-/// changes).
+/// "unordered"; `Ok(Some((r, false)))` a comparison that raised an
+/// unmasked exception: the condition codes (or EFLAGS) are still set from
+/// it — "unordered" for an invalid operand — but nothing is popped (as the
+/// host CPU does).
 #[allow(clippy::type_complexity)]
-fn compare(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<(Option<Option<Compare>>, u8)> {
+fn compare(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<(Option<(Compare, bool)>, u8)> {
     cpu.fpu_enter(bus)?;
     let m = i.mnemonic();
     let (pops, quiet) = kind(m);
@@ -78,9 +80,15 @@ fn compare(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<(Option<Option<
         ctx.compare(a, b, quiet)
     };
     let f = &mut cpu.state.fpu;
+    // FCOM and friends clear C1; FCOMI and friends leave it (as the host
+    // CPU does; the SDM only says it is cleared on a stack underflow).
+    let c1 = f.fsw & super::fsw::C1;
     let out = f.account(&ctx, false);
     f.set_c1(false);
-    Ok((Some((out == Outcome::Store).then_some(r)), pops))
+    if matches!(m, M::Fcomi | M::Fcomip | M::Fucomi | M::Fucomip) {
+        f.fsw |= c1;
+    }
+    Ok((Some((r, out == Outcome::Store)), pops))
 }
 
 fn pop_n(cpu: &mut Cpu, n: u8) {
@@ -103,11 +111,12 @@ fn fcom(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
                 pop_n(cpu, pops);
             }
         }
-        Some(None) => {}
-        Some(Some(c)) => {
+        Some((c, stored)) => {
             let (c3, c2, c0) = c.condition_codes();
             f.set_cc(c0, false, c2, c3);
-            pop_n(cpu, pops);
+            if stored {
+                pop_n(cpu, pops);
+            }
         }
     }
     Ok(())
@@ -137,10 +146,11 @@ fn fcomi(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
                 pop_n(cpu, pops);
             }
         }
-        Some(None) => {}
-        Some(Some(c)) => {
+        Some((c, stored)) => {
             set(cpu, c.condition_codes());
-            pop_n(cpu, pops);
+            if stored {
+                pop_n(cpu, pops);
+            }
         }
     }
     Ok(())

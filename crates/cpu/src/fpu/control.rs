@@ -268,9 +268,11 @@ fn fstenv(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, wait: bool) -> Res<()> 
     let img = env_image(cpu, env32(i));
     let (s, off) = cpu.ea(i);
     cpu.write_block(bus, s, off, &img)?;
-    // FSTENV then masks every exception (SDM Vol. 2, FSTENV); the status
-    // word is left as it was.
+    // FSTENV then masks every exception (SDM Vol. 2, FSTENV). With all
+    // of them masked nothing is pending any more: ES and B clear (as the
+    // host CPU shows); the exception flags stay.
     cpu.state.fpu.fcw |= fsw::EXC;
+    cpu.state.fpu.update_es();
     Ok(())
 }
 

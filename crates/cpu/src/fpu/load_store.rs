@@ -127,6 +127,14 @@ fn fld(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     };
     cpu.fpu_note(i, at);
     let f = &mut cpu.state.fpu;
+    // FLD ST(i) of an empty register: stack underflow, reported as such
+    // (C1 = 0) even when the push overflows too (as the host CPU does).
+    if v.is_none() {
+        if f.stack_fault(false) {
+            f.push_raw(Reg80::INDEFINITE);
+        }
+        return Ok(());
+    }
     if !f.is_empty(7) {
         if f.stack_fault(true) {
             f.push_raw(Reg80::INDEFINITE);
@@ -134,14 +142,13 @@ fn fld(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
         return Ok(());
     }
     match v {
-        // FLD ST(i) of an empty register: stack underflow.
-        None => {
-            if f.stack_fault(false) {
-                f.push_raw(Reg80::INDEFINITE);
-            }
-        }
+        None => {}
         Some(v) => {
-            if f.account(&ctx, false) == Outcome::Store {
+            // An unmasked #D alone (a denormal single or double) does not
+            // stop the load: the host CPU pushes the value and reports #D
+            // at the next waiting instruction.
+            let denormal_only = ctx.raised.0 as u16 & !f.fcw & super::fsw::EXC == super::fsw::DE;
+            if f.account(&ctx, false) == Outcome::Store || denormal_only {
                 f.push_raw(v.into());
                 f.set_c1(false);
             }
@@ -173,6 +180,7 @@ fn fst(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, pop: bool) -> Res<()> {
         }
         return Ok(());
     }
+    probe_store(cpu, bus, i)?;
     if empty && cpu.state.fpu.fcw & super::fcw::IM == 0 {
         // Unmasked stack underflow: nothing is written.
         cpu.fpu_note(i, Some(cpu.ea(i)));
@@ -208,6 +216,16 @@ fn fst(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, pop: bool) -> Res<()> {
     };
     store_done(cpu, i, at, &ctx, empty, pop);
     Ok(())
+}
+
+/// The segment and page checks of a store's destination, made before any
+/// x87 exception is decided: a store that would fault (#GP, #SS, #PF) does
+/// so even when an unmasked exception means nothing gets written (as the
+/// host CPU does).
+fn probe_store(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
+    let (s, off) = cpu.ea(i);
+    let len = i.memory_size().size() as u32;
+    cpu.probe_write(bus, s, off, len)
 }
 
 /// The commit of a store to memory: flags, C1, FDP, pop.
@@ -246,6 +264,7 @@ fn fild(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
 /// to an invalid conversion or an empty ST(0) is the integer indefinite.
 fn fist(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, pop: bool) -> Res<()> {
     cpu.fpu_enter(bus)?;
+    probe_store(cpu, bus, i)?;
     let empty = cpu.state.fpu.is_empty(0);
     let st0: F80 = cpu.state.fpu.st(0).into();
     if empty && cpu.state.fpu.fcw & super::fcw::IM == 0 {
@@ -306,6 +325,7 @@ fn fbld(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
 /// the packed-BCD indefinite.
 fn fbstp(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     cpu.fpu_enter(bus)?;
+    probe_store(cpu, bus, i)?;
     let empty = cpu.state.fpu.is_empty(0);
     if empty && cpu.state.fpu.fcw & super::fcw::IM == 0 {
         cpu.fpu_note(i, Some(cpu.ea(i)));
@@ -372,11 +392,12 @@ fn fcmov(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
         }
         return Ok(());
     }
+    // C1 is left alone (the SDM defines it only for a stack underflow;
+    // the host CPU keeps it).
     if take {
         let v = f.st(n);
         f.set_st(0, v);
     }
-    f.set_c1(false);
     Ok(())
 }
 
@@ -432,6 +453,8 @@ fn ffree(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, pop: bool) -> Res<()> {
     let n = sti(i, 0);
     cpu.fpu_note(i, None);
     cpu.state.fpu.free(n);
+    // The SDM leaves C0–C3 undefined; the host CPU clears C1.
+    cpu.state.fpu.set_c1(false);
     if pop {
         cpu.state.fpu.pop_raw();
     }

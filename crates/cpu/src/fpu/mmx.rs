@@ -149,7 +149,10 @@ fn bin(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction, f: fn(u64, u64) -> u64) ->
 
 fn emms(cpu: &mut Cpu, bus: &mut Bus, _i: &Instruction) -> Res<()> {
     enter(cpu, bus)?;
+    // Every tag empty; and like every MMX instruction, TOP = 0 (SDM Vol.
+    // 3A, 12.2, table 12-2).
     cpu.state.fpu.ftw = 0;
+    cpu.state.fpu.set_top(0);
     Ok(())
 }
 

@@ -21,16 +21,23 @@
 //! the board wires to IRQ13 — and goes on, as a PC with the IGNNE# latch
 //! does once the IRQ13 handler ran (QEMU and Bochs behave the same).
 //!
-//! Choices where the SDM leaves room (to be checked against the host-CPU
-//! oracle):
+//! Choices where the SDM leaves room, checked against the host-CPU oracle
+//! (`crates/testkit`, groups x87, x87mem, x87trans, fpenv, mmx):
 //! - RESET leaves the P6 power-up state (FCW 0040H, all registers +0 and
 //!   tagged valid, SDM Vol. 3A table 9-1), not the FNINIT state.
 //! - FOP is rebuilt from iced's decoded form (`fop_of`); FDP/FDS change
 //!   only for instructions with a memory operand.
 //! - The reserved upper halves of the 32-bit FSTENV/FSAVE image are
-//!   written as ones; FSTENV masks all exceptions and leaves FSW alone.
+//!   written as ones; FSTENV then masks all exceptions, which clears ES
+//!   and B (the flags stay).
 //! - A stack underflow in FCOM/FCOMI sets "unordered" even when IE is
-//!   unmasked (the pops happen only when masked), as Bochs does.
+//!   unmasked (the pops happen only when masked), as Bochs does; so does
+//!   an unmasked invalid operand, and an unmasked #D still compares.
+//! - An unmasked #I, #D or #Z sets only its own flag and clears C1; an
+//!   unmasked #O or #U on a store to memory does not set PE.
+//! - C1 and C2 where the SDM says "undefined": FCMOVcc and FCOMI keep C1,
+//!   FFREE clears it; FPREM with a NaN or an unmasked exception clears C1
+//!   and C2 only; F2XM1/FYL2X/FYL2XP1/FPATAN keep C2.
 //! - FXSAVE writes only the x87/MMX part (bytes 0–23 and 32–159): there
 //!   is no SSE state.
 //!
@@ -234,9 +241,24 @@ impl Fpu {
     /// #I, #D or #Z leave the destination alone; unmasked #O or #U do too
     /// when the destination is memory (`to_mem`), and deliver the
     /// bias-adjusted result to a register. C1 is the rounded-up bit.
+    ///
+    /// An unmasked pre-computation exception (#I, #D, #Z) stops the
+    /// operation before it computes anything: only that exception's flag
+    /// is set (not the PE, UE or OE the result would have raised) and C1
+    /// is cleared, as the host-CPU oracle shows.
     pub(crate) fn account(&mut self, ctx: &Context, to_mem: bool) -> Outcome {
         let out = self.outcome(ctx, to_mem);
-        let raised = ctx.raised.0 as u16;
+        let mut raised = ctx.raised.0 as u16;
+        let pre = fsw::IE | fsw::DE | fsw::ZE;
+        if raised & !self.fcw & pre != 0 {
+            raised &= pre;
+            self.set_c1(false);
+        } else if to_mem && raised & !self.fcw & (fsw::OE | fsw::UE) != 0 {
+            // Unmasked #O or #U on a store to memory: nothing is stored,
+            // so nothing is inexact either; C1 is cleared.
+            raised &= !fsw::PE;
+            self.set_c1(false);
+        }
         self.fsw |= raised;
         if raised & !self.fcw & fsw::EXC != 0 {
             self.fsw |= fsw::ES | fsw::B;

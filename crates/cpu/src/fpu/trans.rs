@@ -2,6 +2,12 @@
 //! FYL2XP1, FPTAN, FPATAN, FSIN, FCOS, FSINCOS. The values come from f80;
 //! this file does the stack: operands, pops, pushes, C2 for an operand out
 //! of range (|x| ≥ 2^63, ST(0) unchanged).
+//!
+//! C2 and C1 as the host-CPU oracle shows them: FSIN, FCOS, FPTAN and
+//! FSINCOS set C2 when the operand is out of range (and clear C1) and
+//! clear it otherwise, stack faults and unmasked exceptions included;
+//! F2XM1, FYL2X, FYL2XP1 and FPATAN leave C2 alone (the SDM leaves C0, C2
+//! and C3 undefined for them).
 
 use super::{fsw, Outcome, Reg80, M};
 use crate::fault::Res;
@@ -30,6 +36,10 @@ fn enter(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
 fn one_op(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     enter(cpu, bus, i)?;
     let f = &mut cpu.state.fpu;
+    let trig = i.mnemonic() != M::F2xm1;
+    if trig {
+        f.fsw &= !fsw::C2;
+    }
     if f.is_empty(0) {
         if f.stack_fault(false) {
             f.set_st(0, Reg80::INDEFINITE);
@@ -45,13 +55,13 @@ fn one_op(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     };
     let f = &mut cpu.state.fpu;
     let Some(r) = r else {
-        // Out of range: C2 = 1, ST(0) unchanged.
+        // Out of range: C2 = 1, C1 = 0, ST(0) unchanged.
         f.fsw |= fsw::C2;
+        f.set_c1(false);
         return Ok(());
     };
     if f.account(&ctx, false) == Outcome::Store {
         f.set_st(0, r.into());
-        f.fsw &= !fsw::C2;
     }
     Ok(())
 }
@@ -86,6 +96,7 @@ fn two_op_pop(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
 fn push_op(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     enter(cpu, bus, i)?;
     let f = &mut cpu.state.fpu;
+    f.fsw &= !fsw::C2;
     let under = f.is_empty(0);
     if under || !f.is_empty(7) {
         if f.stack_fault(!under) {
@@ -106,12 +117,12 @@ fn push_op(cpu: &mut Cpu, bus: &mut Bus, i: &Instruction) -> Res<()> {
     let f = &mut cpu.state.fpu;
     let Some((first, second)) = r else {
         f.fsw |= fsw::C2;
+        f.set_c1(false);
         return Ok(());
     };
     if f.account(&ctx, false) == Outcome::Store {
         f.set_st(0, first.into());
         f.push_raw(second.into());
-        f.fsw &= !fsw::C2;
     }
     Ok(())
 }

@@ -22,4 +22,13 @@ for src in *.asm; do
         status=1
     fi
 done
+# The translator benchmark's workload as a native Linux i386 program
+# (benches/translator.rs); skipped without GNU ld (binutils).
+if command -v ld >/dev/null 2>&1; then
+    if ! { nasm -f elf32 -w+all -I ./ -o build/cbench-native.o native/cbench.asm &&
+        ld -m elf_i386 -o build/cbench-native build/cbench-native.o; }; then
+        echo "build.sh: failed to build build/cbench-native" >&2
+        status=1
+    fi
+fi
 exit $status

@@ -51,6 +51,7 @@ pub fn listing_at_fixed_addresses(bytes: &[u8], eip: u32, mode: u8) -> Option<St
         rx: RX,
         exit: 0x7f00_0000_0040,
         fpu_load: 0x7f00_0000_0100,
+        miss: 0x7f00_0000_0140,
         mode,
         callouts: &callouts,
         max_insns: translate::MAX_INSNS,
@@ -67,6 +68,9 @@ pub const REASON_BUDGET: u32 = 1;
 pub const REASON_FAULT: u32 = 2;
 /// The next instruction must run in the interpreter.
 pub const REASON_FALLBACK: u32 = 3;
+/// Continue at `next_eip` in another mode (not chained: the block there is
+/// looked up for the new mode).
+pub const REASON_MODE: u32 = 4;
 
 /// What translated code reads and writes (`#[repr(C)]`; offsets are used
 /// by the generated code: the fields it touches often come first, within a
@@ -169,15 +173,13 @@ impl Default for Context {
     }
 }
 
-/// One indirect-branch table entry.
-#[derive(Clone, Copy, Debug)]
-#[repr(C)]
-struct IbtcEntry {
-    eip: u64,
-    host: u64,
-}
-
+/// Entries of an indirect-branch table (one per mode): host addresses of
+/// blocks' `verify` entries or of the miss stub, by the low 16 bits of the
+/// guest EIP.
 const IBTC_SIZE: usize = 1 << 16;
+
+/// Mode bits are below this.
+const MODES: usize = 128;
 
 /// Translator counters (`--stats`).
 #[derive(Clone, Debug, Default)]
@@ -257,6 +259,9 @@ struct Patch {
 
 struct Block {
     rx_off: usize,
+    /// Offsets of the indirect-branch entry and of the entry in the code.
+    verify: u32,
+    entry: u32,
     mode: u8,
     len: usize,
     map: Vec<(u32, u32)>,
@@ -299,7 +304,10 @@ pub struct Bt {
     /// `bus.mem.generation()` when the window's shadow RAM was last mapped.
     mem_generation: u64,
     ctx: Box<Context>,
-    ibtc: Box<[IbtcEntry]>,
+    /// The indirect-branch table of each mode, made when first needed.
+    ibtc: Vec<Option<Box<[u64]>>>,
+    /// The indirect-branch miss stub.
+    miss: u64,
     /// Counters.
     pub stats: BtStats,
 }
@@ -332,6 +340,8 @@ pub const MODE_SS_BASE: u8 = 8;
 pub const MODE_FS: u8 = 16;
 /// Mode bit: GS likewise.
 pub const MODE_GS: u8 = 32;
+/// Mode bit: the direction flag is set (string instructions step down).
+pub const MODE_DF: u8 = 64;
 
 /// The mode bits that change how code at the current EIP is translated.
 fn mode_of(cpu: &Cpu) -> u8 {
@@ -356,12 +366,10 @@ fn mode_of(cpu: &Cpu) -> u8 {
     if Bt::data_4g(cpu, SegReg::Gs) {
         m |= MODE_GS;
     }
+    if s.eflags & cpu::flags::DF != 0 {
+        m |= MODE_DF;
+    }
     m
-}
-
-/// An indirect-branch table tag: the EIP and the mode bits above it.
-fn ibtc_tag(eip: u32, mode: u8) -> u64 {
-    u64::from(eip) | u64::from(mode) << 32
 }
 
 impl Bt {
@@ -377,20 +385,11 @@ impl Bt {
         let (rx_start, rx_end) = cache.rx_range();
         signal::install();
         let runtime_len = cache.next_offset();
-        let mut ibtc = vec![
-            IbtcEntry {
-                eip: u64::MAX,
-                host: 0
-            };
-            IBTC_SIZE
-        ]
-        .into_boxed_slice();
         let ctx = Box::new(Context {
             rx_start,
             rx_end,
             fault_exit: rt.fault_exit,
             window_base: window.base(),
-            ibtc: ibtc.as_mut_ptr() as u64,
             ..Context::default()
         });
         Ok(Self {
@@ -412,7 +411,8 @@ impl Bt {
             pending: HashMap::new(),
             incoming: HashMap::new(),
             ctx,
-            ibtc,
+            ibtc: (0..MODES).map(|_| None).collect(),
+            miss: rt.miss,
             stats: BtStats::default(),
         })
     }
@@ -524,7 +524,7 @@ impl Bt {
                 self.stats.executed -= u64::from(self.list[fb].insns) - k as u64;
             }
             match reason {
-                REASON_NEXT => cpu.state.eip = self.ctx.next_eip,
+                REASON_NEXT | REASON_MODE => cpu.state.eip = self.ctx.next_eip,
                 REASON_BUDGET => {
                     cpu.state.eip = self.ctx.next_eip;
                     return Exit::Budget;
@@ -641,6 +641,7 @@ impl Bt {
     /// Enter translated code at block `b` with the CPU's state.
     fn enter(&mut self, cpu: &mut Cpu, bus: &mut Bus, b: usize, budget: u64) -> u32 {
         use cpu::flags;
+        let target = self.entry_of(b);
         let c = &mut *self.ctx;
         c.regs = cpu.state.regs;
         for (k, b) in c.seg_base.iter_mut().enumerate() {
@@ -648,7 +649,11 @@ impl Bt {
         }
         let keep = flags::ARITH | flags::DF;
         c.rflags = u64::from(cpu.state.eflags & keep) | 0x202;
-        c.target = self.cache.rx_addr(self.list[b].rx_off);
+        c.target = target;
+        let mode = usize::from(self.list[b].mode);
+        let miss = self.miss;
+        let table = self.ibtc[mode].get_or_insert_with(|| vec![miss; IBTC_SIZE].into_boxed_slice());
+        c.ibtc = table.as_ptr() as u64;
         c.budget = budget;
         c.executed = 0;
         c.reason = u32::MAX;
@@ -756,6 +761,7 @@ impl Bt {
             rx,
             exit: self.exit,
             fpu_load: self.fpu_load,
+            miss: self.miss,
             mode,
             callouts: &self.callout_eips,
             max_insns: self.max_insns,
@@ -773,6 +779,8 @@ impl Bt {
         let idx = self.list.len();
         self.list.push(Block {
             rx_off: off,
+            verify: t.verify,
+            entry: t.entry,
             mode,
             len: t.code.len(),
             map: t.map,
@@ -808,25 +816,41 @@ impl Bt {
         Some(idx)
     }
 
-    fn ibtc_set(&mut self, eip: u32, b: usize) {
-        let host = self.cache.rx_addr(self.list[b].rx_off);
-        self.ibtc[eip as usize & (IBTC_SIZE - 1)] = IbtcEntry {
-            eip: ibtc_tag(eip, self.list[b].mode),
-            host,
-        };
+    /// Host address of block `b`'s entry.
+    fn entry_of(&self, b: usize) -> u64 {
+        self.cache
+            .rx_addr(self.list[b].rx_off + self.list[b].entry as usize)
     }
 
-    fn ibtc_drop(&mut self, eip: u32, mode: u8) {
-        let e = &mut self.ibtc[eip as usize & (IBTC_SIZE - 1)];
-        if e.eip == ibtc_tag(eip, mode) {
-            e.eip = u64::MAX;
+    /// Host address of block `b`'s indirect-branch entry.
+    fn verify_of(&self, b: usize) -> u64 {
+        self.cache
+            .rx_addr(self.list[b].rx_off + self.list[b].verify as usize)
+    }
+
+    fn ibtc_set(&mut self, eip: u32, b: usize) {
+        let host = self.verify_of(b);
+        let miss = self.miss;
+        let table = self.ibtc[usize::from(self.list[b].mode)]
+            .get_or_insert_with(|| vec![miss; IBTC_SIZE].into_boxed_slice());
+        table[eip as usize & (IBTC_SIZE - 1)] = host;
+    }
+
+    /// Block `b` is going: no table entry may lead to it any more.
+    fn ibtc_drop(&mut self, eip: u32, b: usize) {
+        let host = self.verify_of(b);
+        if let Some(table) = self.ibtc[usize::from(self.list[b].mode)].as_mut() {
+            let e = &mut table[eip as usize & (IBTC_SIZE - 1)];
+            if *e == host {
+                *e = self.miss;
+            }
         }
     }
 
     /// Make exit stub `p` jump to block `b` (at `eip`).
     fn link(&mut self, p: Patch, b: usize, eip: u32) {
         let from = self.cache.rx_addr(p.stub) + 5;
-        let to = self.cache.rx_addr(self.list[b].rx_off);
+        let to = self.entry_of(b);
         let rel = to.wrapping_sub(from) as i64 as i32;
         let mut jmp = [0xe9, 0, 0, 0, 0];
         jmp[1..].copy_from_slice(&rel.to_le_bytes());
@@ -860,10 +884,9 @@ impl Bt {
         self.by_page.clear();
         self.pending.clear();
         self.incoming.clear();
-        self.ibtc.fill(IbtcEntry {
-            eip: u64::MAX,
-            host: 0,
-        });
+        for table in self.ibtc.iter_mut().flatten() {
+            table.fill(self.miss);
+        }
         self.cache.truncate(self.runtime_len);
         self.stats.flushes += 1;
     }
@@ -898,7 +921,7 @@ impl Bt {
         for b in &hit {
             let (eip, mode) = (self.list[*b].eip, self.list[*b].mode);
             self.blocks.remove(&(eip, u64::from(eip), mode));
-            self.ibtc_drop(eip, mode);
+            self.ibtc_drop(eip, *b);
             self.unlink(*b);
         }
         let list = self.by_page.get_mut(&page).expect("page listed above");
@@ -935,6 +958,7 @@ struct Runtime {
     exit: u64,
     fault_exit: u64,
     fpu_load: u64,
+    miss: u64,
 }
 
 /// Emit the entry stub, the exit stub, the fault-exit stub and the FPU-load
@@ -1025,7 +1049,19 @@ fn emit_runtime(cache: &mut cache::CodeCache) -> Runtime {
     load.extend_from_slice(&mxcsr);
     load.extend_from_slice(&[0x41, 0xc6, 0x47, loaded, 0x01, 0xc3]);
     let load_off = cache.push(&load).expect("room");
+
+    // Indirect-branch miss: mov [r15+next_eip], r11d; mov dword
+    // [r15+reason], NEXT; jmp exit.
+    let miss_rx = cache.rx_addr(cache.next_offset());
+    let mut miss = vec![0x45, 0x89, 0x5f, r(offset_of!(Context, next_eip))];
+    miss.extend_from_slice(&[0x41, 0xc7, 0x47, r(offset_of!(Context, reason))]);
+    miss.extend_from_slice(&REASON_NEXT.to_le_bytes());
+    let rel = exit_rx.wrapping_sub(miss_rx + miss.len() as u64 + 5) as i64 as i32;
+    miss.push(0xe9);
+    miss.extend_from_slice(&rel.to_le_bytes());
+    let miss_off = cache.push(&miss).expect("room");
     Runtime {
+        miss: cache.rx_addr(miss_off),
         entry: cache.rx_addr(entry_off),
         exit: exit_rx,
         fault_exit: fault_rx,

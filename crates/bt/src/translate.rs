@@ -13,8 +13,8 @@
 //!   string instructions, segment loads, FS/GS-relative accesses...).
 
 use crate::{
-    Context, MODE_DS_BASE, MODE_ES_BASE, MODE_FPU, MODE_FS, MODE_GS, MODE_SS_BASE, REASON_BUDGET,
-    REASON_FALLBACK, REASON_NEXT,
+    Context, MODE_DF, MODE_DS_BASE, MODE_ES_BASE, MODE_FPU, MODE_FS, MODE_GS, MODE_SS_BASE, REASON_BUDGET,
+    REASON_FALLBACK, REASON_MODE, REASON_NEXT,
 };
 use iced_x86::{
     Code, Decoder, DecoderOptions, Encoder, Instruction, MemoryOperand, Mnemonic, OpKind, Register,
@@ -29,6 +29,11 @@ pub const MAX_INSNS: u32 = 48;
 pub struct Translation {
     /// Host code, linked for its executable address.
     pub code: Vec<u8>,
+    /// Offset of the indirect-branch entry (checks r11d holds the block's
+    /// EIP, then falls into the entry).
+    pub verify: u32,
+    /// Offset of the entry (direct jumps and the run loop come here).
+    pub entry: u32,
     /// (host offset, guest EIP) of each guest instruction, in order.
     pub map: Vec<(u32, u32)>,
     /// Guest instructions translated.
@@ -56,6 +61,9 @@ pub struct Env<'a> {
     pub exit: u64,
     /// The helper that loads the guest FPU state into the host FPU.
     pub fpu_load: u64,
+    /// The indirect-branch miss stub (leaves for the run loop with the
+    /// target EIP in r11d).
+    pub miss: u64,
     /// The block's mode bits (`MODE_*`), part of its key.
     pub mode: u8,
     /// Guest instructions to leave to the interpreter (they kept faulting
@@ -71,6 +79,7 @@ struct Emitter {
     rx: u64,
     exit: u64,
     fpu_load: u64,
+    miss: u64,
     mode: u8,
     exits: Vec<(u32, u32)>,
     /// The guest FPU state is in the host FPU from here on (the load check
@@ -125,30 +134,16 @@ impl Emitter {
         self.store_imm(offset_of!(Context, reason), reason);
         self.jmp(self.exit);
     }
-    /// Continue at the guest EIP in r11d: look it up in the indirect
-    /// branch table (flags saved around the compare) and jump to its block,
-    /// or leave for the run loop on a miss.
+    /// Continue at the guest EIP in r11d (zero-extended) through the
+    /// indirect-branch table of this mode: 65,536 host addresses indexed by
+    /// the EIP's low 16 bits, each the `verify` entry of a block (which
+    /// checks the whole EIP) or the miss stub. Flag-neutral:
+    /// `movzx r10d, r11w; mov r9, [r15+ibtc]; jmp [r9+r10*8]`.
     fn exit_r11(&mut self) {
-        // pushfq; movzx r10d, r11w; shl r10, 4; add r10, [r15+ibtc];
-        // cmp r11, [r10]; jne .miss (+8); mov r10, [r10+8]; popfq; jmp r10
         self.code
-            .extend_from_slice(&[0x9c, 0x45, 0x0f, 0xb7, 0xd3, 0x49, 0xc1, 0xe2, 0x04]);
-        // The table's tags carry the mode bits above the EIP: bts r11, 32+k.
-        for k in 0..8 {
-            if self.mode & 1 << k != 0 {
-                self.code.extend_from_slice(&[0x49, 0x0f, 0xba, 0xeb, 32 + k]);
-            }
-        }
-        self.code
-            .extend_from_slice(&[0x4d, 0x03, 0x57, disp8(offset_of!(Context, ibtc))]);
-        self.code.extend_from_slice(&[
-            0x4d, 0x3b, 0x1a, 0x75, 0x08, 0x4d, 0x8b, 0x52, 0x08, 0x9d, 0x41, 0xff, 0xe2,
-        ]);
-        // .miss: popfq; exit with r11d.
-        self.code.push(0x9d);
-        self.store_r11(offset_of!(Context, next_eip));
-        self.store_imm(offset_of!(Context, reason), REASON_NEXT);
-        self.jmp(self.exit);
+            .extend_from_slice(&[0x45, 0x0f, 0xb7, 0xd3, 0x4d, 0x8b, 0x4f]);
+        self.code.push(disp8(offset_of!(Context, ibtc)));
+        self.code.extend_from_slice(&[0x43, 0xff, 0x24, 0xd1]);
     }
     /// Encode a host instruction.
     fn insn(&mut self, i: &Instruction) -> Result<(), iced_x86::IcedError> {
@@ -157,21 +152,36 @@ impl Emitter {
         self.code.extend_from_slice(&e.take_buffer());
         Ok(())
     }
-    /// The block-entry budget check (flag-neutral: LEA, XCHG, JRCXZ).
-    fn budget_check(&mut self, eip: u32) {
-        // xchg r13, rcx; jrcxz .out; lea rcx, [rcx-1]; xchg r13, rcx; jmp .body
-        // (.out is 4 + 3 + 5 = 12 bytes past the JRCXZ.)
-        self.code.extend_from_slice(&[
-            0x4c, 0x87, 0xe9, 0xe3, 0x0c, 0x48, 0x8d, 0x49, 0xff, 0x4c, 0x87, 0xe9,
-        ]);
-        let jmp_at = self.code.len();
-        self.code.extend_from_slice(&[0xe9, 0, 0, 0, 0]);
-        // .out: xchg r13, rcx; exit with BUDGET at this block's EIP.
+    /// The block's head: the budget exit, the indirect-branch entry and
+    /// the entry with its budget check, all flag-neutral (LEA, XCHG,
+    /// JRCXZ). Returns the offsets of the indirect-branch entry and of the
+    /// entry.
+    ///
+    /// ```text
+    /// .out:    xchg r13, rcx; exit with BUDGET at this block's EIP
+    /// .verify: lea r9d, [r11-eip]; xchg r9, rcx; jrcxz .hit
+    ///          xchg r9, rcx; jmp miss        ; another EIP with the same hash
+    /// .hit:    xchg r9, rcx
+    /// .entry:  xchg r13, rcx; jrcxz .out; lea rcx, [rcx-1]; xchg r13, rcx
+    /// ```
+    fn head(&mut self, eip: u32) -> (u32, u32) {
+        let out = self.code.len();
         self.code.extend_from_slice(&[0x4c, 0x87, 0xe9]);
         self.exit_to(eip, REASON_BUDGET);
-        let body = self.code.len();
-        let rel = (body - (jmp_at + 5)) as i32;
-        self.code[jmp_at + 1..jmp_at + 5].copy_from_slice(&rel.to_le_bytes());
+        let verify = self.code.len() as u32;
+        self.code.extend_from_slice(&[0x45, 0x8d, 0x8b]);
+        self.code.extend_from_slice(&eip.wrapping_neg().to_le_bytes());
+        self.code
+            .extend_from_slice(&[0x49, 0x87, 0xc9, 0xe3, 0x08, 0x49, 0x87, 0xc9]);
+        self.jmp(self.miss);
+        self.code.extend_from_slice(&[0x49, 0x87, 0xc9]);
+        let entry = self.code.len() as u32;
+        self.code.extend_from_slice(&[0x4c, 0x87, 0xe9, 0xe3, 0]);
+        let back = out as i64 - self.code.len() as i64;
+        self.code[entry as usize + 4] = i8::try_from(back).expect("budget exit within a rel8") as u8;
+        self.code
+            .extend_from_slice(&[0x48, 0x8d, 0x49, 0xff, 0x4c, 0x87, 0xe9]);
+        (verify, entry)
     }
 
     /// Count the block's guest instructions in r14 (flag-neutral LEA).
@@ -248,8 +258,6 @@ fn identity_ok(i: &Instruction, mode: u8) -> bool {
             | M::Clc
             | M::Stc
             | M::Cmc
-            | M::Cld
-            | M::Std
             | M::Lahf
             | M::Sahf
     ) || (M::Seto as u32..=M::Setg as u32).contains(&(m as u32)) && is_setcc(m)
@@ -475,11 +483,12 @@ pub fn translate(bytes: &[u8], eip: u32, env: &Env) -> Option<Translation> {
         rx: env.rx,
         exit: env.exit,
         fpu_load: env.fpu_load,
+        miss: env.miss,
         mode: env.mode,
         exits: Vec::new(),
         fpu_ready: false,
     };
-    e.budget_check(eip);
+    let (verify, entry) = e.head(eip);
     // The instruction count is patched in once the block is known.
     let count_at = e.code.len();
     e.count(0);
@@ -538,6 +547,8 @@ pub fn translate(bytes: &[u8], eip: u32, env: &Env) -> Option<Translation> {
     }
     Some(Translation {
         code: e.code,
+        verify,
+        entry,
         map,
         insns,
         guest_len: next.wrapping_sub(eip),
@@ -658,8 +669,22 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
             Some(true)
         }
         _ if is_string(i) && string_ok(i, e.mode) => {
-            string(e, i).ok()?;
+            if rep(i) == iced_x86::RepPrefixKind::None {
+                string_moves(e, i)?;
+            } else {
+                string(e, i).ok()?;
+            }
             Some(true)
+        }
+        (M::Cld | M::Std, _) => {
+            // DF is part of the block's mode: a change ends the block.
+            e.insn(i).ok()?;
+            let df = e.mode & MODE_DF != 0;
+            if df == (i.mnemonic() == M::Std) {
+                return Some(true);
+            }
+            e.exit_to(after, REASON_MODE);
+            Some(false)
         }
         _ if identity_ok(i, e.mode) => {
             let h = host_mem(e, i)?;
@@ -893,4 +918,65 @@ fn string_ok(i: &Instruction, mode: u8) -> bool {
     let src = !uses(OpKind::MemorySegESI) || !needs_base(seg_index(i.memory_segment()), mode);
     let dst = !uses(OpKind::MemoryESEDI) || mode & MODE_ES_BASE == 0;
     src && dst
+}
+
+/// A string instruction without REP as moves through GS: the direction
+/// flag is known from the block's mode, so ESI/EDI step by a constant (LEA,
+/// flag-neutral, after the accesses: a fault changes nothing). CMPS and
+/// SCAS compare with CMP, which sets the flags as they do.
+fn string_moves(e: &mut Emitter, i: &Instruction) -> Option<()> {
+    use Mnemonic as M;
+    let m = i.mnemonic();
+    let size: i32 = match m {
+        M::Lodsb | M::Stosb | M::Movsb | M::Cmpsb | M::Scasb => 1,
+        M::Lodsw | M::Stosw | M::Movsw | M::Cmpsw | M::Scasw => 2,
+        _ => 4,
+    };
+    let step = if e.mode & MODE_DF != 0 { -size } else { size };
+    let (acc, tmp) = match size {
+        1 => (Register::AL, Register::R11L),
+        2 => (Register::AX, Register::R11W),
+        _ => (Register::EAX, Register::R11D),
+    };
+    let (load, store, cmp) = match size {
+        1 => (Code::Mov_r8_rm8, Code::Mov_rm8_r8, Code::Cmp_r8_rm8),
+        2 => (Code::Mov_r16_rm16, Code::Mov_rm16_r16, Code::Cmp_r16_rm16),
+        _ => (Code::Mov_r32_rm32, Code::Mov_rm32_r32, Code::Cmp_r32_rm32),
+    };
+    let src = MemoryOperand::with_base(Register::ESI).with_segment_prefix(Register::GS);
+    let dst = MemoryOperand::with_base(Register::EDI).with_segment_prefix(Register::GS);
+    let (si, di) = match m {
+        M::Lodsb | M::Lodsw | M::Lodsd => {
+            e.insn(&Instruction::with2(load, acc, src).ok()?).ok()?;
+            (true, false)
+        }
+        M::Stosb | M::Stosw | M::Stosd => {
+            e.insn(&Instruction::with2(store, dst, acc).ok()?).ok()?;
+            (false, true)
+        }
+        M::Movsb | M::Movsw | M::Movsd => {
+            e.insn(&Instruction::with2(load, tmp, src).ok()?).ok()?;
+            e.insn(&Instruction::with2(store, dst, tmp).ok()?).ok()?;
+            (true, true)
+        }
+        M::Cmpsb | M::Cmpsw | M::Cmpsd => {
+            e.insn(&Instruction::with2(load, tmp, src).ok()?).ok()?;
+            e.insn(&Instruction::with2(cmp, tmp, dst).ok()?).ok()?;
+            (true, true)
+        }
+        _ => {
+            e.insn(&Instruction::with2(cmp, acc, dst).ok()?).ok()?;
+            (false, true)
+        }
+    };
+    for (used, r64, r32) in [
+        (si, Register::RSI, Register::ESI),
+        (di, Register::RDI, Register::EDI),
+    ] {
+        if used {
+            let at = MemoryOperand::with_base_displ(r64, i64::from(step));
+            e.insn(&Instruction::with2(Code::Lea_r32_m, r32, at).ok()?).ok()?;
+        }
+    }
+    Some(())
 }

@@ -60,6 +60,40 @@ pub fn listing_at_fixed_addresses(bytes: &[u8], eip: u32, mode: u8) -> Option<St
     Some(listing(&t, bytes, eip, RX))
 }
 
+/// Video memory the board lets translated code reach as plain memory (the
+/// VGA's chain-4 window, a linear framebuffer): the device keeps it in a
+/// file the translator maps into the guest window. The device must learn
+/// of writes made through the mapping, page by page, to redraw them: the
+/// translator maps the pages read-only, and the first write to each after
+/// the device last consumed its dirty state (`dirty_epoch`) faults; the
+/// translator reports the page (`mark_dirty`) and makes it writable until
+/// the epoch changes.
+pub trait VideoMemory {
+    /// The file holding video memory.
+    fn fd(&self) -> i32;
+    /// Where video memory is plain memory now: (guest-physical address,
+    /// offset in the file, length), page-aligned.
+    fn windows(&self) -> Vec<(u64, u64, u64)>;
+    /// Changes whenever `windows` may.
+    fn generation(&self) -> u64;
+    /// Changes whenever the device consumed its dirty state.
+    fn dirty_epoch(&self) -> u64;
+    /// Bytes at this offset were (or are about to be) written through a
+    /// mapping.
+    fn mark_dirty(&mut self, offset: u64, len: u64);
+}
+
+/// Video memory mapped into the window: each page's guest page number, its
+/// offset in the video file, and whether it is writable now.
+#[derive(Default)]
+struct VideoMap {
+    pages: HashMap<u64, (u64, bool)>,
+    /// The windows as mapped (to unmap them).
+    ranges: Vec<(u64, u64)>,
+    generation: u64,
+    epoch: u64,
+}
+
 /// Reasons a block returns to the run loop (`Context::reason`).
 pub const REASON_NEXT: u32 = 0;
 /// The block budget ran out; `next_eip` is the block that was to run.
@@ -219,6 +253,11 @@ pub struct BtStats {
     pub faults: [u64; FAULT_NAMES.len()],
     /// Instructions retranslated as callouts because they kept faulting.
     pub retranslations: u64,
+    /// Times the video memory windows were mapped again.
+    pub video_remaps: u64,
+    /// Video pages made writable after a first write (each one reported
+    /// to the device as dirty).
+    pub video_dirty_pages: u64,
 }
 
 /// Why the interpreter ran instead of translated code (`BtStats::by_mode`).
@@ -249,12 +288,26 @@ const HOT_FAULTS: u32 = 3;
 /// executions.
 const CALLOUT_RETRY: u32 = 1024;
 
-/// An exit stub that jumps to another block instead of the exit stub:
-/// where it is and the bytes the jump replaced.
+/// A chained exit: a stub that jumps to another block instead of the exit
+/// stub, or a conditional jump pointed at it; where it is and the bytes the
+/// patch replaced.
 #[derive(Clone, Copy)]
 struct Patch {
-    stub: usize,
+    /// Offset in the cache of the stub or displacement.
+    at: usize,
+    /// A 32-bit displacement (else a 5-byte stub).
+    rel32: bool,
     original: [u8; 5],
+}
+
+impl Patch {
+    fn len(&self) -> usize {
+        if self.rel32 {
+            4
+        } else {
+            5
+        }
+    }
 }
 
 struct Block {
@@ -303,6 +356,9 @@ pub struct Bt {
     pub max_insns: u32,
     /// `bus.mem.generation()` when the window's shadow RAM was last mapped.
     mem_generation: u64,
+    /// The board's video memory, and how it is mapped.
+    video: Option<Box<dyn VideoMemory>>,
+    video_map: VideoMap,
     ctx: Box<Context>,
     /// The indirect-branch table of each mode, made when first needed.
     ibtc: Vec<Option<Box<[u64]>>>,
@@ -404,6 +460,11 @@ impl Bt {
             trace: false,
             max_insns: translate::MAX_INSNS,
             mem_generation: u64::MAX,
+            video: None,
+            video_map: VideoMap {
+                generation: u64::MAX,
+                ..VideoMap::default()
+            },
             runtime_len,
             blocks: HashMap::new(),
             list: Vec::new(),
@@ -487,6 +548,7 @@ impl Bt {
             if bus.mem.generation() != self.mem_generation {
                 self.sync_memory_map(bus);
             }
+            self.sync_video();
             if let Some(why) = Self::untranslatable(cpu, bus) {
                 let step = left.min(256);
                 let before = cpu.stats.instructions;
@@ -574,6 +636,73 @@ impl Bt {
         let _ = self.window.sync_shadow(&bus.mem, |p| by_page.contains_key(&p));
     }
 
+    /// Give translated code the board's video memory as plain memory where
+    /// the device allows it (see [`VideoMemory`]).
+    pub fn set_video(&mut self, video: Box<dyn VideoMemory>) {
+        self.video = Some(video);
+        self.video_map.generation = u64::MAX;
+    }
+
+    /// Follow the video device: map its plain windows again when they
+    /// changed, and write-protect the pages written since it last drew.
+    fn sync_video(&mut self) {
+        let Some(v) = self.video.as_ref() else {
+            return;
+        };
+        let map = &mut self.video_map;
+        if v.generation() != map.generation {
+            map.generation = v.generation();
+            for &(at, len) in &map.ranges {
+                let _ = self.window.unmap(at, len);
+            }
+            map.ranges.clear();
+            map.pages.clear();
+            let fd = v.fd();
+            for (at, off, len) in v.windows() {
+                // Only holes of the guest address space (never RAM or ROM).
+                if at % 4096 != 0 || len % 4096 != 0 || self.window.is_ram_page(at >> 12) {
+                    continue;
+                }
+                if self.window.map_file(at, len, fd, off, false).is_ok() {
+                    map.ranges.push((at, len));
+                    for k in 0..len / 4096 {
+                        map.pages.insert((at >> 12) + k, (off + k * 4096, false));
+                    }
+                }
+            }
+            map.epoch = v.dirty_epoch();
+            self.stats.video_remaps += 1;
+        } else if v.dirty_epoch() != map.epoch {
+            map.epoch = v.dirty_epoch();
+            for (&page, (_, writable)) in map.pages.iter_mut() {
+                if *writable && self.window.protect_page(page, false).is_ok() {
+                    *writable = false;
+                }
+            }
+        }
+    }
+
+    /// A write fault on a read-only video page: the device hears of the
+    /// page, which stays writable until it draws. Returns whether the fault
+    /// was one.
+    fn video_write_fault(&mut self, phys: u64) -> bool {
+        let Some(v) = self.video.as_mut() else {
+            return false;
+        };
+        let Some((off, writable)) = self.video_map.pages.get_mut(&(phys >> 12)) else {
+            return false;
+        };
+        if *writable {
+            return false;
+        }
+        v.mark_dirty(*off, 4096);
+        if self.window.protect_page(phys >> 12, true).is_ok() {
+            *writable = true;
+        }
+        self.stats.video_dirty_pages += 1;
+        true
+    }
+
     /// The interpreter executes the instruction at EIP for translated code
     /// (a callout), counted by mnemonic.
     fn callout(&mut self, cpu: &mut Cpu, bus: &mut Bus) -> Exit {
@@ -616,6 +745,11 @@ impl Bt {
         } else {
             self.stats.faults_segv += 1;
             let phys = c.fault_addr.wrapping_sub(c.window_base);
+            if self.video_write_fault(phys) {
+                // The interpreter makes this write (through the device);
+                // the next ones go straight to video memory.
+                return;
+            }
             match bus.mem.region(mem::PhysAddr(phys)) {
                 mem::Region::Rom(_) => 1,
                 mem::Region::Ram(_) if self.by_page.contains_key(&(phys >> 12)) => 2,
@@ -797,11 +931,15 @@ impl Bt {
         let _ = self.window.set_code_page(page, true);
         // Chaining: this block's exits to blocks that exist jump straight
         // there; exits elsewhere that wait for this EIP now come here.
-        for &(at, target) in &t.exits {
-            let stub = off + at as usize;
-            let mut original = [0u8; 5];
-            original.copy_from_slice(&t.code[at as usize..at as usize + 5]);
-            let p = Patch { stub, original };
+        for x in &t.exits {
+            let (at, target) = (x.at as usize, x.target);
+            let mut p = Patch {
+                at: off + at,
+                rel32: x.rel32,
+                original: [0; 5],
+            };
+            let n = p.len();
+            p.original[..n].copy_from_slice(&t.code[at..at + n]);
             match self.blocks.get(&(target, u64::from(target), mode)) {
                 Some(&tb) => self.link(p, tb, target),
                 None => self.pending.entry((target, mode)).or_default().push(p),
@@ -849,12 +987,16 @@ impl Bt {
 
     /// Make exit stub `p` jump to block `b` (at `eip`).
     fn link(&mut self, p: Patch, b: usize, eip: u32) {
-        let from = self.cache.rx_addr(p.stub) + 5;
+        let from = self.cache.rx_addr(p.at) + p.len() as u64;
         let to = self.entry_of(b);
-        let rel = to.wrapping_sub(from) as i64 as i32;
-        let mut jmp = [0xe9, 0, 0, 0, 0];
-        jmp[1..].copy_from_slice(&rel.to_le_bytes());
-        self.cache.patch(p.stub, &jmp);
+        let rel = (to.wrapping_sub(from) as i64 as i32).to_le_bytes();
+        if p.rel32 {
+            self.cache.patch(p.at, &rel);
+        } else {
+            let mut jmp = [0xe9, 0, 0, 0, 0];
+            jmp[1..].copy_from_slice(&rel);
+            self.cache.patch(p.at, &jmp);
+        }
         self.incoming.entry(b).or_default().push((p, eip));
         self.stats.chain_patches += 1;
     }
@@ -863,7 +1005,7 @@ impl Bt {
     fn unlink(&mut self, b: usize) {
         let mode = self.list[b].mode;
         for (p, eip) in self.incoming.remove(&b).unwrap_or_default() {
-            self.cache.patch(p.stub, &p.original);
+            self.cache.patch(p.at, &p.original[..p.len()]);
             self.pending.entry((eip, mode)).or_default().push(p);
         }
     }

@@ -40,10 +40,22 @@ pub struct Translation {
     pub insns: u32,
     /// Guest bytes covered (from the block's EIP).
     pub guest_len: u32,
-    /// Exit stubs with a known target: (offset in `code`, target EIP).
-    /// Each starts with 5 bytes that can be replaced by a `jmp` to the
-    /// target's block (chaining).
-    pub exits: Vec<(u32, u32)>,
+    /// Exits with a known target, which chaining points at the target's
+    /// block once it exists.
+    pub exits: Vec<ExitSlot>,
+}
+
+/// A place chaining patches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitSlot {
+    /// Offset in the block's code: of an exit stub, whose first 5 bytes
+    /// become a `jmp` to the target; or (`rel32`) of a conditional jump's
+    /// 32-bit displacement, pointed straight at the target.
+    pub at: u32,
+    /// The guest EIP it leads to.
+    pub target: u32,
+    /// Whether `at` is a displacement rather than a stub.
+    pub rel32: bool,
 }
 
 /// A context field's offset as a (signed) 8-bit displacement.
@@ -81,7 +93,7 @@ struct Emitter {
     fpu_load: u64,
     miss: u64,
     mode: u8,
-    exits: Vec<(u32, u32)>,
+    exits: Vec<ExitSlot>,
     /// The guest FPU state is in the host FPU from here on (the load check
     /// was emitted earlier in this block).
     fpu_ready: bool,
@@ -128,7 +140,11 @@ impl Emitter {
     /// `REASON_NEXT` exit is recorded as chainable.
     fn exit_to(&mut self, eip: u32, reason: u32) {
         if reason == REASON_NEXT {
-            self.exits.push((self.code.len() as u32, eip));
+            self.exits.push(ExitSlot {
+                at: self.code.len() as u32,
+                target: eip,
+                rel32: false,
+            });
         }
         self.store_imm(offset_of!(Context, next_eip), eip);
         self.store_imm(offset_of!(Context, reason), reason);
@@ -464,6 +480,11 @@ fn push32(e: &mut Emitter, value: Result<Register, u32>) -> Result<(), iced_x86:
     Ok(())
 }
 
+/// The guest stack slot `gs:[r12d + disp]`.
+fn stack(disp: i64) -> MemoryOperand {
+    MemoryOperand::with_base_displ(Register::R12D, disp).with_segment_prefix(Register::GS)
+}
+
 trait WithSeg {
     fn with_segment_prefix(self, r: Register) -> MemoryOperand;
 }
@@ -562,12 +583,19 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
     use Mnemonic as M;
     let after = i.next_ip32();
     // The stack is addressed at r12d directly: only with SS base 0.
-    if e.mode & MODE_SS_BASE != 0 && matches!(i.mnemonic(), M::Push | M::Pop | M::Call | M::Ret) {
+    if e.mode & MODE_SS_BASE != 0
+        && matches!(
+            i.mnemonic(),
+            M::Push | M::Pop | M::Call | M::Ret | M::Pushad | M::Popad | M::Leave
+        )
+    {
         return None;
     }
     match (i.mnemonic(), i.code()) {
         (M::Push, Code::Push_r32) => push32(e, Ok(host_reg(i.op0_register()))).ok().map(|_| true),
-        (M::Push, Code::Pushd_imm32 | Code::Pushd_imm8) => push32(e, Err(i.immediate32())).ok().map(|_| true),
+        (M::Push, Code::Pushd_imm32 | Code::Pushd_imm8) => {
+            push32(e, Err(i.immediate(0) as u32)).ok().map(|_| true)
+        }
         (M::Pop, Code::Pop_r32) => {
             let r = host_reg(i.op0_register());
             let src = MemoryOperand::with_base(Register::R12D).with_segment_prefix(Register::GS);
@@ -577,6 +605,98 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
                 e.code.extend_from_slice(&[0x45, 0x8d, 0x64, 0x24, 0x04]); // lea r12d, [r12+4]
             }
             Some(true)
+        }
+        (M::Push, Code::Push_rm32) if mem_ok(i, e.mode) => {
+            // The operand (ESP-relative ones see ESP before the push) into
+            // r11d, then a push of r11d.
+            let h = host_mem(e, i)?;
+            let load = if i.op0_kind() == OpKind::Register {
+                Instruction::with2(Code::Mov_r32_rm32, Register::R11D, h.op0_register()).ok()?
+            } else {
+                let mut m = ea_of(&h);
+                m.segment_prefix = Register::GS;
+                Instruction::with2(Code::Mov_r32_rm32, Register::R11D, m).ok()?
+            };
+            e.insn(&load).ok()?;
+            push32(e, Ok(Register::R11D)).ok()?;
+            Some(true)
+        }
+        (M::Pop, Code::Pop_rm32) if i.op0_kind() == OpKind::Memory && mem_ok(i, e.mode) => {
+            // An ESP-based destination is addressed after the increment.
+            if i.memory_base() == Register::ESP || i.memory_index() == Register::ESP {
+                return None;
+            }
+            e.insn(&Instruction::with2(Code::Mov_r32_rm32, Register::R11D, stack(0)).ok()?)
+                .ok()?;
+            let h = host_mem(e, i)?;
+            let mut m = ea_of(&h);
+            m.segment_prefix = Register::GS;
+            e.insn(&Instruction::with2(Code::Mov_rm32_r32, m, Register::R11D).ok()?)
+                .ok()?;
+            e.code.extend_from_slice(&[0x45, 0x8d, 0x64, 0x24, 0x04]); // lea r12d, [r12+4]
+            Some(true)
+        }
+        (M::Pushad, Code::Pushad) => {
+            // Stores first (a fault leaves ESP alone; the stores are
+            // repeated when the interpreter takes over), then ESP.
+            let regs = [
+                Register::EAX,
+                Register::ECX,
+                Register::EDX,
+                Register::EBX,
+                Register::R12D,
+                Register::EBP,
+                Register::ESI,
+                Register::EDI,
+            ];
+            for (k, r) in regs.iter().enumerate() {
+                let slot = stack(-4 * (k as i64 + 1));
+                e.insn(&Instruction::with2(Code::Mov_rm32_r32, slot, *r).ok()?)
+                    .ok()?;
+            }
+            e.code.extend_from_slice(&[0x45, 0x8d, 0x64, 0x24, 0xe0]); // lea r12d, [r12-32]
+            Some(true)
+        }
+        (M::Popad, Code::Popad) => {
+            // Loads (ESP's slot skipped), then ESP: a fault part-way leaves
+            // ESP alone and the loads are repeated.
+            let regs = [
+                Register::EDI,
+                Register::ESI,
+                Register::EBP,
+                Register::None,
+                Register::EBX,
+                Register::EDX,
+                Register::ECX,
+                Register::EAX,
+            ];
+            for (k, r) in regs.iter().enumerate() {
+                if *r != Register::None {
+                    e.insn(&Instruction::with2(Code::Mov_r32_rm32, *r, stack(4 * k as i64)).ok()?)
+                        .ok()?;
+                }
+            }
+            e.code.extend_from_slice(&[0x45, 0x8d, 0x64, 0x24, 0x20]); // lea r12d, [r12+32]
+            Some(true)
+        }
+        (M::Leave, Code::Leaved) => {
+            // mov r12d, ebp; mov ebp, gs:[r12d]; lea r12d, [r12+4]
+            // (restartable: EBP is unchanged until the load succeeds).
+            e.code.extend_from_slice(&[0x41, 0x89, 0xec]);
+            e.insn(&Instruction::with2(Code::Mov_r32_rm32, Register::EBP, stack(0)).ok()?)
+                .ok()?;
+            e.code.extend_from_slice(&[0x45, 0x8d, 0x64, 0x24, 0x04]);
+            Some(true)
+        }
+        (M::Ret, Code::Retnd_imm16) => {
+            // mov r11d, gs:[r12d]; lea r12d, [r12+4+imm16]; exit to r11d
+            e.insn(&Instruction::with2(Code::Mov_r32_rm32, Register::R11D, stack(0)).ok()?)
+                .ok()?;
+            let at = MemoryOperand::with_base_displ(Register::R12, 4 + i64::from(i.immediate16()));
+            e.insn(&Instruction::with2(Code::Lea_r32_m, Register::R12D, at).ok()?)
+                .ok()?;
+            e.exit_r11();
+            Some(false)
         }
         (M::Jmp, Code::Jmp_rel8_32 | Code::Jmp_rel32_32) => {
             e.exit_to(i.near_branch32(), REASON_NEXT);
@@ -596,6 +716,11 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
             let rel = (taken - (at + 6)) as i32;
             e.code[at + 2..at + 6].copy_from_slice(&rel.to_le_bytes());
             e.exit_to(i.near_branch32(), REASON_NEXT);
+            // Chaining points the Jcc itself at the target's block (one
+            // taken jump); the stub stays for when it is unchained.
+            let slot = e.exits.last_mut().expect("exit_to recorded the taken exit");
+            slot.at = at as u32 + 2;
+            slot.rel32 = true;
             Some(false)
         }
         (

@@ -164,6 +164,51 @@ impl Window {
         Ok(())
     }
 
+    /// Map `len` bytes of the file `fd` from `off` at guest address `at`
+    /// (video memory: a VGA window, a linear framebuffer), read-only or
+    /// read-write. The range must lie outside RAM and ROM.
+    pub fn map_file(&self, at: u64, len: u64, fd: i32, off: u64, writable: bool) -> io::Result<()> {
+        let prot = if writable {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
+        self.map_fd(at, len, fd, off, prot)
+    }
+
+    /// Make `len` bytes at guest address `at` inaccessible again (a mapping
+    /// made with `map_file` ends): anonymous PROT_NONE pages replace it, as
+    /// in the rest of the reservation.
+    pub fn unmap(&self, at: u64, len: u64) -> io::Result<()> {
+        // SAFETY: MAP_FIXED inside our own reservation, replacing a mapping
+        // this window made; no Rust reference points into the window.
+        let p = unsafe {
+            libc::mmap(
+                self.base.add(at as usize).cast(),
+                len as usize,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Make a page of a `map_file` mapping read-only or writable.
+    pub fn protect_page(&self, page: u64, writable: bool) -> io::Result<()> {
+        let prot = if writable {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
+        self.protect(page * PAGE, PAGE, prot)
+    }
+
     /// Make a RAM page read-only (it holds translated code) or writable
     /// again. Pages that are not plain RAM are left alone.
     pub fn set_code_page(&self, page: u64, code: bool) -> io::Result<()> {

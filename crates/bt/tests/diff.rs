@@ -20,6 +20,10 @@ fn run_both(code: &[u8], budget: u64) -> (Cpu, Cpu) {
     let mut bt = bt::Bt::new(&bbus).unwrap();
     let eb = bt.run(&mut b, &mut bbus, budget);
     eprintln!("interp {ea:?}, bt {eb:?}, bt stats {:?}", bt.stats);
+    let (mut ma, mut mb) = (vec![0u8; 0x10000], vec![0u8; 0x10000]);
+    abus.mem.read(PhysAddr(0), &mut ma);
+    bbus.mem.read(PhysAddr(0), &mut mb);
+    assert!(ma == mb, "memory below 64 KiB differs");
     (a, b)
 }
 
@@ -202,4 +206,47 @@ fn segments_with_bases_agree() {
     bbus.mem.read(PhysAddr(0), &mut mb);
     assert!(ma == mb, "memory differs");
     assert!(bt.stats.executed > 1000, "the loop ran translated");
+}
+
+#[test]
+fn stack_forms_agree() {
+    use iced_x86::code_asm::*;
+    let code = asm(|a| {
+        let mut f = a.create_label();
+        let mut top = a.create_label();
+        a.mov(ecx, 100)?;
+        a.mov(dword_ptr(0x3000), 0x1234)?;
+        a.set_label(&mut top)?;
+        a.pushad()?;
+        a.mov(eax, 7)?;
+        a.push(dword_ptr(0x3000))?;
+        a.push(esp)?;
+        a.push(dword_ptr(esp + 4))?;
+        a.pop(dword_ptr(0x3004 + 0x10))?;
+        a.pop(dword_ptr(ebx * 2 + 0x3100))?;
+        a.add(esp, 4)?;
+        a.push(ecx)?;
+        a.push(eax)?;
+        a.call(f)?;
+        a.popad()?;
+        a.add(dword_ptr(0x3000), ecx)?;
+        a.dec(ecx)?;
+        a.jnz(top)?;
+        a.cli()?;
+        a.hlt()?;
+        // f(x, y): a frame, a result, ret 8
+        a.set_label(&mut f)?;
+        a.push(ebp)?;
+        a.mov(ebp, esp)?;
+        a.sub(esp, 16)?;
+        a.mov(eax, dword_ptr(ebp + 8))?;
+        a.add(eax, dword_ptr(ebp + 12))?;
+        a.mov(dword_ptr(ebp - 4), eax)?;
+        a.leave()?;
+        a.ret_1(8)
+    });
+    let (a, b) = run_both(&code, 100_000);
+    assert_eq!(a.state.regs, b.state.regs);
+    assert_eq!(a.state.eip, b.state.eip);
+    assert_eq!(a.state.eflags, b.state.eflags);
 }

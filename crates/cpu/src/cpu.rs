@@ -59,6 +59,11 @@ pub struct Cpu {
     pub watch: Option<u32>,
     /// The watched address was reached.
     pub watch_hit: bool,
+    /// Iterations of a repeated string instruction per execution (4096):
+    /// after that many it leaves EIP on itself so that the run loop can take
+    /// interrupts, and is executed again. Lock-step tests comparing with
+    /// host code, which runs the whole repetition at once, set it higher.
+    pub rep_chunk: u32,
     /// Code writes seen since the translator last asked (page, granules).
     smc_log: Vec<(u64, u64)>,
     /// Decode-time operand summary of the instruction being executed.
@@ -97,6 +102,7 @@ impl Cpu {
             end_block: false,
             watch: None,
             watch_hit: false,
+            rep_chunk: 4096,
             smc_log: Vec::new(),
             cur: crate::interp::ops::Pre::default(),
             prev_block: None,

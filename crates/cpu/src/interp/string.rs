@@ -1,7 +1,7 @@
 //! String instructions: MOVS, CMPS, SCAS, LODS, STOS, INS, OUTS, with REP,
 //! REPE and REPNE, both address sizes and both directions.
 //!
-//! A repeated instruction runs in chunks: after `CHUNK` iterations it leaves
+//! A repeated instruction runs in chunks: after `Cpu::rep_chunk` iterations it leaves
 //! EIP on itself so that the run loop can take interrupts and count time,
 //! and it is re-executed from the registers it left. A fault in iteration k
 //! leaves the registers as iterations 0..k left them, which is what the SDM
@@ -14,9 +14,6 @@ use crate::fault::Res;
 use crate::state::{flags, reg, SegReg};
 use crate::{Bus, Cpu};
 use iced_x86::{Instruction, Mnemonic};
-
-/// Iterations per execution of a repeated string instruction.
-const CHUNK: u32 = 4096;
 
 pub(super) fn lookup(m: Mnemonic) -> Option<Handler> {
     Some(match m {
@@ -100,7 +97,7 @@ fn repeat(
     if !rep {
         return body(cpu, bus);
     }
-    for _ in 0..CHUNK {
+    for _ in 0..cpu.rep_chunk {
         if cpu.count(s) == 0 {
             return Ok(());
         }
@@ -123,7 +120,6 @@ fn repeat(
 /// The 32-bit-address fast paths of MOVS, LODS and STOS: the same
 /// iterations as the generic code, with the element size a constant.
 mod fast32 {
-    use super::CHUNK;
     use crate::fault::Res;
     use crate::state::{flags, reg, SegReg};
     use crate::{Bus, Cpu};
@@ -177,7 +173,7 @@ mod fast32 {
         if !i.has_rep_prefix() {
             return one::<N>(cpu, bus, m);
         }
-        for _ in 0..CHUNK {
+        for _ in 0..cpu.rep_chunk {
             if cpu.state.regs[reg::ECX] == 0 {
                 return Ok(());
             }

@@ -43,7 +43,7 @@ use devices::ps2kbd::Key;
 use devices::rtc::{AtaTranslation, BootDevice, DiskGeometry, Rtc};
 use devices::sysctl::{self, ResetSignal, SysCtl};
 use devices::uart::{self, SerialBackend, Uart};
-use devices::vga::{self, Capture, Frame, FrameCapture, FrameError, Vga};
+use devices::vga::{self, Capture, Frame, FrameCapture, FrameError, PlainWindow, Vga};
 use devices::{Clock, DebugCon, DebugExit, IrqLine, IrqSink, Sink, Timed};
 use mem::{Attention, MmioDevice, PhysAddr, PhysMemory, Port, PortDevice, Shared};
 use std::cell::RefCell;
@@ -247,6 +247,56 @@ thread_local! {
     static HOLE_BASE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
+/// The VGA's plain windows that this board routes to the card (see
+/// [`Machine::vga_plain_windows`]).
+fn routed_windows(vga: &Vga, ram: u64) -> Vec<PlainWindow> {
+    let routed = [
+        vga::LEGACY_WINDOW..vga::LEGACY_WINDOW + vga::LEGACY_WINDOW_SIZE,
+        pci_hole_base(ram)..PCI_HOLE_END,
+    ];
+    vga.plain_windows()
+        .into_iter()
+        .filter(|w| {
+            routed
+                .iter()
+                .any(|r| r.start <= w.guest && w.guest + w.len <= r.end)
+        })
+        .collect()
+}
+
+/// The VGA's memory as the binary translator maps it.
+struct VgaVideo {
+    vga: Shared<Vga>,
+    ram: u64,
+}
+
+impl bt::VideoMemory for VgaVideo {
+    fn fd(&self) -> i32 {
+        self.vga.borrow().vram_fd()
+    }
+    fn windows(&self) -> Vec<(u64, u64, u64)> {
+        routed_windows(&self.vga.borrow(), self.ram)
+            .into_iter()
+            .map(|w| (w.guest, w.vram_offset, w.len))
+            .collect()
+    }
+    fn generation(&self) -> u64 {
+        self.vga.borrow().windows_generation()
+    }
+    fn dirty_epoch(&self) -> u64 {
+        self.vga.borrow().dirty_epoch()
+    }
+    fn mark_dirty(&mut self, offset: u64, len: u64) {
+        self.vga.borrow_mut().mark_vram_dirty(offset, len);
+    }
+}
+
+/// Where the PCI memory hole starts with `ram` bytes of RAM: the next
+/// 256 MiB boundary, at least 256 MiB (it ends at [`PCI_HOLE_END`]).
+fn pci_hole_base(ram: u64) -> u64 {
+    ram.max(0x1000_0000).next_multiple_of(0x1000_0000)
+}
+
 fn shared<T>(t: T) -> Shared<T> {
     Rc::new(RefCell::new(t))
 }
@@ -370,7 +420,7 @@ impl Machine {
         let router = PciIntxRouter::new(sink.clone());
         let piix3 = shared(Piix3::new(router));
         let piix3_ide = shared(Piix3Ide::new());
-        let vga = shared(Vga::new(clock.clone(), cfg.vga_bios));
+        let vga = shared(Vga::new(clock.clone(), cfg.vga_bios).map_err(mem::MemError::from)?);
         let pe = |e: devices::pci::PciError| BuildError::Board(e.to_string());
         pci.attach(0, 0, host.clone()).map_err(pe)?;
         pci.attach(1, 0, piix3.clone()).map_err(pe)?;
@@ -382,7 +432,7 @@ impl Machine {
         register(&mut bus, Vga::PORTS, vga.clone())?;
         bus.mem
             .add_mmio(PhysAddr(vga::LEGACY_WINDOW), vga::LEGACY_WINDOW_SIZE, vga.clone())?;
-        let hole_base = ram.max(0x1000_0000).next_multiple_of(0x1000_0000);
+        let hole_base = pci_hole_base(ram);
         HOLE_BASE.with(|b| b.set(hole_base));
         bus.mem.add_mmio(
             PhysAddr(hole_base),
@@ -461,7 +511,13 @@ impl Machine {
         let bt = match cfg.engine {
             Engine::Interp => None,
             Engine::Bt => {
-                Some(bt::Bt::new(&bus).map_err(|e| BuildError::Board(format!("binary translator: {e}")))?)
+                let mut bt =
+                    bt::Bt::new(&bus).map_err(|e| BuildError::Board(format!("binary translator: {e}")))?;
+                bt.set_video(Box::new(VgaVideo {
+                    vga: vga.clone(),
+                    ram: bus.mem.ram_size(),
+                }));
+                Some(bt)
             }
         };
         Ok(Self {
@@ -508,9 +564,22 @@ impl Machine {
             .unwrap_or_default()
     }
 
-    /// The VGA device (text screen, display state).
+    /// The VGA device (text screen, display state; and, for the binary
+    /// translator, its video memory: [`Vga::vram_fd`],
+    /// [`Vga::windows_generation`], [`Vga::mark_vram_dirty`],
+    /// [`Vga::dirty_epoch`]).
     pub fn vga(&self) -> &Shared<Vga> {
         &self.dev.vga
+    }
+
+    /// The VGA's plain windows ([`Vga::plain_windows`]) that this board
+    /// routes to the card: the legacy window (A0000–BFFFF always goes to
+    /// the VGA here) and a linear framebuffer inside the PCI hole, where
+    /// the board sends accesses to the VGA's BARs. A BAR the guest placed
+    /// elsewhere is not reachable, so it is left out. Changes only when
+    /// [`Vga::windows_generation`] does.
+    pub fn vga_plain_windows(&self) -> Vec<PlainWindow> {
+        routed_windows(&self.dev.vga.borrow(), self.bus.mem.ram_size())
     }
 
     /// The picture on the screen now, as the window shows it (redrawn only

@@ -11,6 +11,16 @@ use std::sync::Arc;
 ///
 /// The mapping lives as long as any clone, so host pointers taken from it
 /// (see [`GuestRam::host_ptr`]) stay valid while the holder keeps a clone.
+///
+/// No method hands out a `&[u8]` or `&mut [u8]` into the pages, on
+/// purpose: the same pages may be mapped again (the translator's window,
+/// [`GuestRam::map_again`]) and stored to through that mapping while such
+/// a slice lived, which Rust's aliasing rules forbid even on one thread
+/// (a shared slice promises the bytes do not change under it). Every
+/// access is a raw copy in or out ([`GuestRam::read`], [`GuestRam::write`],
+/// [`GuestRam::read_byte`], ...) that holds no reference across a point
+/// where other code may run, so a store through another mapping between
+/// two accesses is simply seen by the second.
 #[derive(Clone, Debug)]
 pub struct GuestRam(Arc<Mapping>);
 
@@ -129,6 +139,68 @@ impl GuestRam {
             }
         }
     }
+
+    /// The byte at `offset` (0xFF past the end): [`GuestRam::read`] for
+    /// one byte, without the copy loop, for devices that walk their memory
+    /// byte by byte.
+    #[inline]
+    pub fn read_byte(&self, offset: usize) -> u8 {
+        if offset < self.0.len {
+            // SAFETY: in bounds (checked above); a raw load, so no Rust
+            // reference to memory another mapping may change is created.
+            unsafe { self.0.base.as_ptr().add(offset).read() }
+        } else {
+            0xff
+        }
+    }
+
+    /// Store `v` at `offset` (dropped past the end).
+    #[inline]
+    pub fn write_byte(&self, offset: usize, v: u8) {
+        if offset < self.0.len {
+            // SAFETY: in bounds (checked above); a raw store, as in `read_byte`.
+            unsafe { self.0.base.as_ptr().add(offset).write(v) }
+        }
+    }
+
+    /// Set `len` bytes at `offset` to `v` (clipped at the end).
+    pub fn fill(&self, offset: usize, len: usize, v: u8) {
+        let avail = self.0.len.saturating_sub(offset).min(len);
+        if avail > 0 {
+            // SAFETY: `offset..offset+avail` lies inside the mapping.
+            unsafe { std::ptr::write_bytes(self.0.base.as_ptr().add(offset), v, avail) }
+        }
+    }
+
+    /// The same pages mapped a second time, at another host address, the
+    /// way the binary translator maps them into its window: a store
+    /// through either mapping is seen by loads through the other. Also
+    /// what tests use to stand in for the translator.
+    ///
+    /// # Errors
+    /// The host refused to duplicate the descriptor or to map it.
+    pub fn map_again(&self) -> io::Result<Self> {
+        let fd = self.0.fd.try_clone()?;
+        let len = self.0.len;
+        // SAFETY: a fresh shared mapping of the whole file, whose size is
+        // `len` (set when the first mapping was made); the result is
+        // checked against MAP_FAILED before use.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_NORESERVE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("null mapping"))?;
+        Ok(Self(Arc::new(Mapping { fd, base, len })))
+    }
 }
 
 #[cfg(test)]
@@ -144,5 +216,24 @@ mod tests {
         let mut b = [0u8; 4];
         other.read(8190, &mut b);
         assert_eq!(b, [1, 2, 0xff, 0xff]);
+    }
+
+    #[test]
+    fn a_second_mapping_shares_the_pages() {
+        let ram = GuestRam::new("test", 4096).unwrap();
+        let again = ram.map_again().unwrap();
+        assert_ne!(ram.host_ptr(0), again.host_ptr(0), "another host address");
+        again.write_byte(10, 0x5A);
+        assert_eq!(ram.read_byte(10), 0x5A);
+        ram.fill(100, 8, 0xC3);
+        let mut b = [0u8; 10];
+        again.read(99, &mut b);
+        assert_eq!(b, [0, 0xC3, 0xC3, 0xC3, 0xC3, 0xC3, 0xC3, 0xC3, 0xC3, 0]);
+        assert_eq!(again.read_byte(4096), 0xff, "past the end");
+        again.write_byte(4096, 1);
+        ram.fill(4090, 100, 7);
+        assert_eq!(again.read_byte(4095), 7);
+        drop(ram);
+        assert_eq!(again.read_byte(10), 0x5A, "each mapping lives on its own");
     }
 }

@@ -115,6 +115,11 @@ struct RunArgs {
     /// Write the final text screen to PATH at exit (UTF-8, one line per row).
     #[arg(long, value_name = "PATH")]
     screen_dump: Option<PathBuf>,
+    /// Show the VGA's overscan border (8 pixels around the picture, in the
+    /// attribute controller's overscan colour) in the window and in
+    /// screenshots, as a monitor does.
+    #[arg(long)]
+    vga_border: bool,
     /// Write the final frame to PATH at exit as a PNG image.
     #[arg(long, value_name = "PATH")]
     screenshot: Option<PathBuf>,
@@ -352,6 +357,9 @@ fn run(a: RunArgs) -> Result<u8, String> {
     if let Some(bt) = m.bt.as_mut() {
         bt.trace = a.trace_translation;
     }
+    if a.vga_border {
+        m.vga().borrow_mut().set_overscan_border(true);
+    }
     if let Some(k) = &a.keys {
         m.type_text(&k.replace("\\n", "\n"));
     }
@@ -535,6 +543,10 @@ fn print_stats(m: &Machine) {
         eprintln!(
             "strachey: bt: host faults: {}",
             named(&machine::bt::FAULT_NAMES, &b.faults)
+        );
+        eprintln!(
+            "strachey: bt: video memory mapped {} times, pages written through the mapping {}",
+            b.video_remaps, b.video_dirty_pages
         );
     }
     eprintln!(

@@ -265,3 +265,32 @@ fn gfx_rom_pictures_match_the_pattern_rules() {
     assert_eq!(&decoded, last, "PNG round trip");
     assert!(m.take_captures().is_empty());
 }
+
+/// With the overscan border on (`--vga-border`), the final picture is the
+/// same one framed by 8 pixels on each side in the overscan colour.
+#[test]
+fn overscan_border_frames_the_picture() {
+    let (m, captures) = run_gfx();
+    let last = captures.last().expect("captures").frame.clone();
+    m.vga().borrow_mut().set_overscan_border(true);
+    let framed = m.frame();
+    assert_eq!(
+        (framed.width, framed.height),
+        (last.width + 16, last.height + 16),
+        "8 pixels each side"
+    );
+    for y in 0..last.height {
+        let inner = &framed.pixels[((y + 8) * framed.width + 8) as usize..][..last.width as usize];
+        assert_eq!(
+            inner,
+            &last.pixels[(y * last.width) as usize..][..last.width as usize]
+        );
+    }
+    let corner = framed.pixels[0];
+    assert!(
+        framed.pixels[..framed.width as usize]
+            .iter()
+            .all(|&p| p == corner),
+        "the top border is one colour"
+    );
+}

@@ -478,7 +478,10 @@ fn click_grabs_the_mouse_and_closing_the_window_quits() {
     } else {
         "interp"
     };
-    assert!(title.starts_with(&format!("Strachey — {engine}")), "title {title:?}");
+    assert!(
+        title.starts_with(&format!("Strachey — {engine}")),
+        "title {title:?}"
+    );
     type_keys(&window, &["ctrl+alt+g"]);
     wait_for_title(&mut emu, &window, |t| !t.contains("releases the mouse"));
 

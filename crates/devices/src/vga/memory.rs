@@ -3,8 +3,8 @@
 //! read modes 0–1, data rotate, logical function, set/reset, bit mask;
 //! sequencer map mask, odd/even and chain-4 addressing).
 //!
-//! Storage is interleaved: byte `o` of plane `p` lives at `bytes[o * 4 + p]`.
-//! A chain-4 CPU address `a` therefore lands at `bytes[a]`, which makes the
+//! Storage is interleaved: byte `o` of plane `p` lives at byte `o * 4 + p`.
+//! A chain-4 CPU address `a` therefore lands at byte `a`, which makes the
 //! Bochs VBE linear framebuffer and the chain-4 (mode 13h) view the same
 //! bytes. (Real chain-4 hardware leaves the plane offset at `a & !3`, so a
 //! program that draws chained and then unchains sees its pixels packed
@@ -12,29 +12,40 @@
 //! Odd/even addressing keeps the plane offset at `a & !1`, as real hardware
 //! does, so text written at B8000 is where the CRTC's word mode fetches it.
 //!
+//! The bytes live in a memfd ([`GuestRam`]) rather than a `Vec`, so that
+//! the binary translator can map them a second time into its guest window
+//! and let guest code store to the linear framebuffer and chain-4 memory
+//! directly (see [`super::Vga::plain_windows`]). Because those stores
+//! happen behind the device's back, this module never holds a Rust slice
+//! of video memory: every access is a copy through [`GuestRam`]'s raw
+//! reads and writes, which stay sound however the other mapping is used
+//! (a `&[u8]` would promise that the bytes cannot change while it lives).
+//!
 //! Every store also marks its page dirty (a page is [`DIRTY_PAGE`] plane
 //! offsets, i.e. 1 KiB of interleaved memory), so the renderer redraws only
 //! the scan lines that read a changed page; a store to plane 2 also marks
-//! the font dirty, because every text line may use any glyph.
+//! the font dirty, because every text line may use any glyph. Stores made
+//! through the translator's mapping are reported with [`Vram::mark_range`].
 
 use super::regs::{
     Regs, GC_BIT_MASK, GC_COLOR_COMPARE, GC_COLOR_DONT_CARE, GC_DATA_ROTATE, GC_ENABLE_SET_RESET, GC_MODE,
-    GC_MODE_ODD_EVEN, GC_READ_MAP, GC_SET_RESET, MEM_CHAIN4, MEM_ODD_EVEN_DISABLE, SEQ_MAP_MASK,
-    SEQ_MEMORY_MODE,
+    GC_MODE_ODD_EVEN, GC_MODE_READ_COMPARE, GC_READ_MAP, GC_SET_RESET, MEM_CHAIN4, MEM_ODD_EVEN_DISABLE,
+    SEQ_MAP_MASK, SEQ_MEMORY_MODE,
 };
+use mem::GuestRam;
+use std::io;
 
-/// Graphics mode register: read mode 1 (colour compare).
-const GC_MODE_READ_COMPARE: u8 = 0x08;
 /// Plane offsets per dirty-tracking page (log2).
 pub const DIRTY_SHIFT: u32 = 8;
 /// Plane offsets per dirty-tracking page.
 pub const DIRTY_PAGE: usize = 1 << DIRTY_SHIFT;
 
 /// Video memory and the four latches.
-#[derive(Clone)]
 pub struct Vram {
     /// Interleaved planes (see the module documentation).
-    pub bytes: Vec<u8>,
+    mem: GuestRam,
+    /// Bytes of video memory (a multiple of 4).
+    size: usize,
     /// The latches, loaded by every CPU read.
     pub latch: [u8; 4],
     /// One bit per page of plane offsets written since the last
@@ -49,7 +60,7 @@ pub struct Vram {
 impl std::fmt::Debug for Vram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vram")
-            .field("size", &self.bytes.len())
+            .field("size", &self.size)
             .field("latch", &self.latch)
             .field("any_dirty", &self.any_dirty)
             .finish_non_exhaustive()
@@ -66,16 +77,45 @@ fn expand(v: u8, p: usize) -> u8 {
 }
 
 impl Vram {
-    /// `size` bytes of zeroed video memory (a multiple of 4).
-    pub fn new(size: usize) -> Self {
+    /// `size` bytes of zeroed video memory (a multiple of 4 KiB) in a
+    /// fresh memfd.
+    ///
+    /// # Errors
+    /// The host refused the memfd or its mapping.
+    pub fn new(size: usize) -> io::Result<Self> {
+        debug_assert!(size.is_multiple_of(4096), "video memory is whole pages");
         let pages = (size / 4).div_ceil(DIRTY_PAGE);
-        Self {
-            bytes: vec![0; size],
+        Ok(Self {
+            mem: GuestRam::new("strachey-vram", size)?,
+            size,
             latch: [0; 4],
             dirty: vec![0; pages.div_ceil(64)],
             any_dirty: false,
             font_dirty: false,
-        }
+        })
+    }
+
+    /// The memory, to be mapped elsewhere (its `fd`).
+    pub fn memory(&self) -> &GuestRam {
+        &self.mem
+    }
+
+    /// Bytes of video memory.
+    pub fn len(&self) -> usize {
+        self.size
+    }
+
+    /// Copy video memory from interleaved byte `i` into `buf`; bytes past
+    /// the end read as `past_end`.
+    pub fn read(&self, i: usize, buf: &mut [u8], past_end: u8) {
+        let avail = self.size.saturating_sub(i).min(buf.len());
+        self.mem.read(i, &mut buf[..avail]);
+        buf[avail..].fill(past_end);
+    }
+
+    /// Interleaved byte `i` (the linear framebuffer's view), if it exists.
+    pub fn byte(&self, i: usize) -> Option<u8> {
+        (i < self.size).then(|| self.mem.read_byte(i))
     }
 
     /// Mark plane offset `off` of plane `p` written.
@@ -88,13 +128,38 @@ impl Vram {
         self.font_dirty |= p == 2;
     }
 
+    /// Mark interleaved bytes `start..start + len` written (by someone the
+    /// device did not see: the translator's mapping). Clipped at the end.
+    pub fn mark_range(&mut self, start: usize, len: usize) {
+        let end = start.saturating_add(len).min(self.size);
+        if start >= end {
+            return;
+        }
+        let (first, last) = (start / 4, (end - 1) / 4);
+        for page in first >> DIRTY_SHIFT..=last >> DIRTY_SHIFT {
+            if let Some(w) = self.dirty.get_mut(page / 64) {
+                *w |= 1 << (page % 64);
+            }
+        }
+        self.any_dirty = true;
+        // Plane 2 is touched if some byte of the range sits at 2 mod 4
+        // (any four consecutive bytes hold one).
+        self.font_dirty |= end - start >= 4 || (start..end).any(|i| i % 4 == 2);
+    }
+
     /// Store `v` at interleaved byte index `i` (the linear framebuffer's
     /// view), marking it dirty; out-of-range stores are dropped.
     pub fn store_linear(&mut self, i: usize, v: u8) {
-        if let Some(b) = self.bytes.get_mut(i) {
-            *b = v;
+        if i < self.size {
+            self.mem.write_byte(i, v);
             self.mark(i / 4, i % 4);
         }
+    }
+
+    /// Set all of video memory to `v` and mark it dirty.
+    pub fn fill(&mut self, v: u8) {
+        self.mem.fill(0, self.size, v);
+        self.mark_all_dirty();
     }
 
     /// Mark all of video memory dirty (after a bulk change such as a clear).
@@ -138,18 +203,21 @@ impl Vram {
 
     /// Bytes per plane.
     pub fn plane_size(&self) -> usize {
-        self.bytes.len() / 4
+        self.size / 4
     }
 
     /// Byte `off` of plane `p` (the offset wraps at the plane size).
+    #[inline]
     pub fn plane(&self, p: usize, off: usize) -> u8 {
-        self.bytes[(off % self.plane_size()) * 4 + (p & 3)]
+        self.mem.read_byte((off % self.plane_size()) * 4 + (p & 3))
     }
 
-    fn set_plane(&mut self, p: usize, off: usize, v: u8) {
+    /// Store `v` as byte `off` of plane `p` (the offset wraps at the plane
+    /// size), marking it dirty.
+    pub fn set_plane(&mut self, p: usize, off: usize, v: u8) {
         let off = off % self.plane_size();
         let p = p & 3;
-        self.bytes[off * 4 + p] = v;
+        self.mem.write_byte(off * 4 + p, v);
         self.mark(off, p);
     }
 

@@ -23,14 +23,15 @@
 //!   screenshots (`render.rs`: text from the fonts in plane 2, 16-colour
 //!   planar, CGA, 256-colour chained and unchained, Bochs VBE at every
 //!   depth; split screen, panning, blink and cursor), redrawing only the
-//!   lines whose registers or memory changed; PNG encoding (`frame.rs`);
+//!   lines whose registers or memory changed; optionally the overscan
+//!   border around it; PNG encoding (`frame.rs`);
 //! - a frame-capture port for tests (`capture.rs`);
 //! - the PCI function (`pci.rs`): BAR0 linear framebuffer, BAR2 MMIO (EDID,
 //!   VGA ports, dispi registers), and the expansion ROM holding the VGA
 //!   BIOS image.
 //!
 //! Not implemented (yet): the vertical retrace interrupt, light pen,
-//! the overscan border, MDA/CGA/EGA register aliases at 0x3B8,
+//! MDA/CGA/EGA register aliases at 0x3B8,
 //! 0x3D8, 0x3D9, the odd/even page select (misc bit 5) and chain odd/even
 //! (graphics controller 6 bit 1), which no BIOS mode relies on.
 //!
@@ -48,6 +49,19 @@
 //! `MmioDevice`s for the three windows (offsets relative to the window),
 //! and [`Vga::pci_window_at`] / [`Vga::pci_read`] / [`Vga::pci_write`]
 //! serve a board that prefers to route one big PCI hole itself.
+//!
+//! # Video memory as plain memory (for the binary translator)
+//! Video memory is a memfd ([`Vga::vram_fd`], [`Vga::vram_len`]) that a
+//! translator may map into its guest window. [`Vga::plain_windows`] lists
+//! the guest-physical ranges where, with the registers as they are, a load
+//! or store is exactly a load or store of video memory at a fixed offset
+//! (the linear framebuffer, chain-4 memory with a pass-through graphics
+//! controller, the VBE bank window); [`Vga::windows_generation`] changes
+//! when that list does. Everything else (planar memory, write modes 1–3,
+//! read mode 1, ...) stays MMIO. Stores made through such a mapping are
+//! invisible to the card, so the translator reports them with
+//! [`Vga::mark_vram_dirty`], following the protocol described there and
+//! at [`Vga::dirty_epoch`].
 
 pub mod capture;
 pub mod dispi;
@@ -55,16 +69,20 @@ mod frame;
 mod memory;
 mod modes;
 pub mod pci;
+mod plain;
 pub mod regs;
 pub mod render;
 mod text;
 
+#[cfg(test)]
+mod plain_tests;
 #[cfg(test)]
 mod tests;
 
 pub use capture::{Capture, FrameCapture, FRAME_CAPTURE_PORT};
 pub use dispi::{DISPI_DATA, DISPI_INDEX};
 pub use frame::{Frame, FrameError};
+pub use plain::PlainWindow;
 pub use render::Blink;
 pub use text::{cp437_to_char, Cell, Cursor, TextScreen};
 
@@ -76,6 +94,7 @@ use memory::Vram;
 use regs::{Effect, Regs};
 use render::Renderer;
 use std::fmt;
+use std::io;
 use std::ops::Range;
 
 /// Video memory size: 16 MiB, as QEMU's std VGA defaults to.
@@ -136,6 +155,11 @@ pub struct Vga {
     rom: Vec<u8>,
     edid: [u8; 256],
     mapping_generation: u64,
+    /// [`Vga::plain_windows`] as of the last register change: the legacy
+    /// window, then the linear framebuffer.
+    windows: [Option<PlainWindow>; 2],
+    windows_generation: u64,
+    dirty_epoch: u64,
     display_generation: u64,
     /// Bumped when a register that affects the picture changes (memory
     /// changes are tracked page by page in `vram`).
@@ -172,21 +196,29 @@ impl Vga {
 
     /// A card reading time from `clock`, whose expansion ROM holds `rom`
     /// (the bytes of `vgabios-stdvga.bin`; `None` for a card without ROM).
-    pub fn new(clock: Clock, rom: Option<Vec<u8>>) -> Self {
+    ///
+    /// # Errors
+    /// The host refused the memfd for video memory, or its mapping.
+    pub fn new(clock: Clock, rom: Option<Vec<u8>>) -> io::Result<Self> {
         let config = pci::config_space(VRAM_SIZE as u32, rom.as_ref().map(Vec::len));
-        Self {
+        let mut vga = Self {
             clock,
             regs: Regs::default(),
-            vram: Vram::new(VRAM_SIZE),
+            vram: Vram::new(VRAM_SIZE)?,
             dispi: Dispi::new(VRAM_SIZE),
             config,
             rom: rom.unwrap_or_default(),
             edid: pci::edid(),
             mapping_generation: 0,
+            windows: [None; 2],
+            windows_generation: 0,
+            dirty_epoch: 0,
             display_generation: 0,
             regs_generation: 0,
             renderer: Renderer::new(),
-        }
+        };
+        vga.refresh_windows();
+        Ok(vga)
     }
 
     /// Program mode 3 (80×25 colour text) directly, as the VGA BIOS would
@@ -210,12 +242,13 @@ impl Vga {
         self.regs.dac.mask = 0xFF;
         for cell in 0..0x4000usize {
             let off = cell * 2;
-            self.vram.bytes[off * 4] = b' ';
-            self.vram.bytes[off * 4 + 1] = 0x07;
+            self.vram.set_plane(0, off, b' ');
+            self.vram.set_plane(1, off, 0x07);
         }
         self.vram.mark_all_dirty();
         self.display_generation += 1;
         self.regs_generation += 1;
+        self.refresh_windows();
     }
 
     // ---- What the board shows -------------------------------------------
@@ -254,8 +287,27 @@ impl Vga {
         let changed = self
             .renderer
             .update(&self.regs, &self.dispi, &self.vram, self.regs_generation, now);
+        if self.vram.any_dirty() {
+            // The renderer has consumed the dirty pages: a translator must
+            // catch the next stores to them again (see `dirty_epoch`).
+            self.dirty_epoch += 1;
+        }
         self.vram.clear_dirty();
         changed
+    }
+
+    /// Draw the overscan border around the picture in [`Vga::frame`] (the
+    /// frame grows by the border on every side; see `render.rs` for its
+    /// width), or not. Off by default: the frame is then the active
+    /// picture alone, at the mode's resolution.
+    pub fn set_overscan_border(&mut self, on: bool) {
+        self.renderer.set_border(on);
+        self.display_generation += 1;
+    }
+
+    /// Whether [`Vga::frame`] has the overscan border.
+    pub fn overscan_border(&self) -> bool {
+        self.renderer.border()
     }
 
     /// The picture now ([`Vga::update_frame`], then the cached frame).
@@ -273,6 +325,7 @@ impl Vga {
     /// check the cache against it).
     pub fn render_uncached(&self) -> Frame {
         let mut r = Renderer::new();
+        r.set_border(self.renderer.border());
         r.update(
             &self.regs,
             &self.dispi,
@@ -312,10 +365,14 @@ impl Vga {
         self.regs.dac.rgb8(i)
     }
 
-    /// All of video memory (interleaved planes; for VBE modes, the linear
-    /// framebuffer).
-    pub fn vram(&self) -> &[u8] {
-        &self.vram.bytes
+    /// Copy video memory from byte `offset` into `buf` (interleaved
+    /// planes; for VBE modes, the linear framebuffer); bytes past the end
+    /// read as 0xFF.
+    pub fn read_vram(&self, offset: u64, buf: &mut [u8]) {
+        match usize::try_from(offset) {
+            Ok(o) => self.vram.read(o, buf, 0xFF),
+            Err(_) => buf.fill(0xFF),
+        }
     }
 
     /// The register file (read-only; for display code and debugging).
@@ -374,12 +431,7 @@ impl Vga {
     pub fn pci_read(&mut self, window: PciWindow, offset: u64, data: &mut [u8]) {
         match window {
             PciWindow::Lfb => {
-                for (i, b) in data.iter_mut().enumerate() {
-                    *b = usize::try_from(offset + i as u64)
-                        .ok()
-                        .and_then(|o| self.vram.bytes.get(o).copied())
-                        .unwrap_or(0xFF);
-                }
+                self.read_vram(offset, data);
             }
             PciWindow::Rom => {
                 for (i, b) in data.iter_mut().enumerate() {
@@ -463,15 +515,17 @@ impl Vga {
                 self.regs_generation += 1;
             }
         }
+        self.refresh_windows();
     }
 
     fn dispi_write(&mut self, i: usize, v: u16) {
-        match self.dispi.write_reg(i, v) {
+        let action = self.dispi.write_reg(i, v);
+        self.refresh_windows();
+        match action {
             dispi::Action::None => return,
             dispi::Action::Enabled { clear } => {
                 if clear {
-                    self.vram.bytes.fill(0);
-                    self.vram.mark_all_dirty();
+                    self.vram.fill(0);
                 }
             }
             dispi::Action::Changed => {}
@@ -490,12 +544,7 @@ impl Vga {
             return None;
         }
         let map = (self.regs.gc[regs::GC_MISC] >> 2) & 3;
-        let (base, size) = match map {
-            0 => (0, 0x20000),
-            1 => (0, 0x10000),
-            2 => (0x10000, 0x8000),
-            _ => (0x18000, 0x8000),
-        };
+        let (base, size) = memory_map(map);
         if off < base || off >= base + size {
             return None;
         }
@@ -529,6 +578,17 @@ impl PortDevice for Vga {
             DISPI_DATA => self.dispi_write(self.dispi.index as usize, word(data)),
             p => self.port_write(p, data),
         }
+    }
+}
+
+/// Memory map select `map` (graphics controller misc bits 2–3): the
+/// window's offset from [`LEGACY_WINDOW`] and its size.
+fn memory_map(map: u8) -> (u64, u64) {
+    match map {
+        0 => (0, 0x20000),
+        1 => (0, 0x10000),
+        2 => (0x10000, 0x8000),
+        _ => (0x18000, 0x8000),
     }
 }
 
@@ -571,6 +631,7 @@ impl PciFunction for Vga {
     fn config_write(&mut self, offset: u8, data: &[u8]) {
         if self.config.write(offset, data) {
             self.mapping_generation += 1;
+            self.refresh_windows();
         }
     }
 }

@@ -75,6 +75,9 @@ pub const SEQ_CHAR_MAP: usize = 0x03;
 pub const SEQ_MEMORY_MODE: usize = 0x04;
 /// Clocking mode: 8-dot characters (else 9).
 pub const CLOCKING_DOT8: u8 = 0x01;
+/// Clocking mode: dot clock halved (the 320- and 360-dot modes 0, 1, 4,
+/// 5, 0Dh: each pixel is two dots on the monitor).
+pub const CLOCKING_DOT_CLOCK_HALF: u8 = 0x08;
 /// Clocking mode: screen off.
 pub const CLOCKING_SCREEN_OFF: u8 = 0x20;
 /// Memory mode: odd/even host write addressing *disabled*.
@@ -108,6 +111,8 @@ pub const GC_COLOR_DONT_CARE: usize = 0x07;
 pub const GC_BIT_MASK: usize = 0x08;
 /// Graphics mode: host odd/even read addressing.
 pub const GC_MODE_ODD_EVEN: u8 = 0x10;
+/// Graphics mode register: read mode 1 (colour compare).
+pub const GC_MODE_READ_COMPARE: u8 = 0x08;
 /// Graphics mode: shift register interleave (CGA 4-colour modes 4 and 5).
 pub const GC_MODE_SHIFT_CGA: u8 = 0x20;
 /// Graphics mode: 256-colour shift (mode 13h and its unchained variants).

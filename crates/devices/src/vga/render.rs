@@ -67,9 +67,22 @@
 //!   through the DAC, 15/16 bpp as 5-5-5 and 5-6-5, 24 bpp as B, G, R and
 //!   32 bpp as B, G, R, X.
 //!
-//! Not drawn: the overscan border, the 4-bpp VBE mode (blank), blinking in
-//! graphics modes, cursor skew, the palette's 8-bit colour path through
-//! the attribute registers.
+//! # The overscan border
+//! With the border on ([`Renderer::set_border`]; off by default) the frame
+//! grows by a border on every side in the attribute controller's overscan
+//! colour (register 0x11, a DAC index, through the pixel mask like every
+//! other), as a monitor shows the part of each line and frame between
+//! display end and blanking. Its width is fixed rather than read from the
+//! CRTC's blanking registers: [`BORDER_DOTS`] dots left and right and
+//! [`BORDER_LINES`] scan lines above and below, about what the VGA's
+//! standard 640×480 and 720×400 timings leave (7–9 lines, 8 dots per
+//! side), turned into frame pixels the way the picture is (so 4 pixels
+//! left and right in 320-pixel modes, 4 lines in scan-doubled ones). VBE
+//! modes get 8 pixels and 8 lines. A blank screen is black, border and all.
+//!
+//! Not drawn: the 4-bpp VBE mode (blank), blinking in graphics modes,
+//! cursor skew, the palette's 8-bit colour path through the attribute
+//! registers.
 //!
 //! # Redrawing only what changed
 //! [`Renderer::update`] redraws everything when the layout, a register
@@ -84,12 +97,12 @@ use super::frame::Frame;
 use super::memory::Vram;
 use super::regs::{
     Regs, AR_MODE, AR_MODE_BLINK, AR_MODE_GRAPHICS, AR_MODE_LINE_GRAPHICS, AR_MODE_MONO, AR_MODE_PAN_COMPAT,
-    AR_PEL_PAN, AR_PLANE_ENABLE, CLOCKING_DOT8, CRTC_CURSOR_END, CRTC_CURSOR_HI, CRTC_CURSOR_LO,
-    CRTC_CURSOR_START, CRTC_H_DISPLAY_END, CRTC_LINE_COMPARE, CRTC_MAX_SCAN, CRTC_MODE, CRTC_MODE_BYTE,
-    CRTC_MODE_MAP13, CRTC_MODE_MAP14, CRTC_MODE_WRAP15, CRTC_OFFSET, CRTC_OVERFLOW, CRTC_PRESET_ROW_SCAN,
-    CRTC_START_HI, CRTC_START_LO, CRTC_UNDERLINE, CURSOR_DISABLE, FRAME_NS, GC_MODE, GC_MODE_SHIFT_256,
-    GC_MODE_SHIFT_CGA, MAX_SCAN_DOUBLE, MAX_SCAN_LC9, MEM_CHAIN4, OVERFLOW_LC8, SEQ_CHAR_MAP, SEQ_CLOCKING,
-    SEQ_MEMORY_MODE, UNDERLINE_DWORD,
+    AR_OVERSCAN, AR_PEL_PAN, AR_PLANE_ENABLE, CLOCKING_DOT8, CLOCKING_DOT_CLOCK_HALF, CRTC_CURSOR_END,
+    CRTC_CURSOR_HI, CRTC_CURSOR_LO, CRTC_CURSOR_START, CRTC_H_DISPLAY_END, CRTC_LINE_COMPARE, CRTC_MAX_SCAN,
+    CRTC_MODE, CRTC_MODE_BYTE, CRTC_MODE_MAP13, CRTC_MODE_MAP14, CRTC_MODE_WRAP15, CRTC_OFFSET,
+    CRTC_OVERFLOW, CRTC_PRESET_ROW_SCAN, CRTC_START_HI, CRTC_START_LO, CRTC_UNDERLINE, CURSOR_DISABLE,
+    FRAME_NS, GC_MODE, GC_MODE_SHIFT_256, GC_MODE_SHIFT_CGA, MAX_SCAN_DOUBLE, MAX_SCAN_LC9, MEM_CHAIN4,
+    OVERFLOW_LC8, SEQ_CHAR_MAP, SEQ_CLOCKING, SEQ_MEMORY_MODE, UNDERLINE_DWORD,
 };
 use crate::clock::Nanos;
 use std::ops::Range;
@@ -104,6 +117,10 @@ const CRTC_ADDRESS_MASK: u32 = 0xFFFF;
 const FONT_STRIDE: usize = 32;
 /// A blank screen with no usable geometry is shown at this size.
 const BLANK_SIZE: (u32, u32) = (640, 480);
+/// Overscan border left and right, in monitor dots.
+pub const BORDER_DOTS: u32 = 8;
+/// Overscan border above and below, in scan lines.
+pub const BORDER_LINES: u32 = 8;
 
 /// The blink phase of a frame: whether the cursor and blinking characters
 /// are showing. Both follow the vertical refresh (60 Hz here), as on a VGA.
@@ -148,6 +165,19 @@ struct Crt {
     dots: u32,
     /// Scan lines per frame line.
     repeat: u32,
+    /// Monitor dots per frame pixel (2 with the halved dot clock or in
+    /// 256-colour modes, 4 with both).
+    dot_width: u32,
+}
+
+impl Crt {
+    /// The overscan border in frame pixels (x per side, y per side).
+    fn border(&self) -> (u32, u32) {
+        (
+            (BORDER_DOTS / self.dot_width).max(1),
+            (BORDER_LINES / self.repeat).max(1),
+        )
+    }
 }
 
 /// The VBE picture.
@@ -163,7 +193,13 @@ struct Vbe {
 /// What the registers say the screen is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Layout {
-    Blank { width: u32, height: u32 },
+    Blank {
+        width: u32,
+        height: u32,
+        /// The border the mode would have (so that blanking the screen
+        /// during a mode set does not change the frame size).
+        border: (u32, u32),
+    },
     Text(Crt),
     Graphics(Crt, Shift),
     Vbe(Vbe),
@@ -196,21 +232,28 @@ impl Layout {
         if graphics && regs.crtc[CRTC_MODE] & both_maps == both_maps {
             repeat *= u32::from(max_scan & 0x1F) + 1;
         }
+        let half_clock = regs.seq[SEQ_CLOCKING] & CLOCKING_DOT_CLOCK_HALF != 0;
+        let wide = graphics && shift == Shift::Color256;
         let crt = Crt {
             width: chars * dots,
             height: (regs.displayed_lines() / repeat).max(1),
             chars,
             dots,
             repeat,
+            dot_width: (1 + u32::from(half_clock)) * (1 + u32::from(wide)),
         };
         if !regs.video_on() {
             let usable = crt.width >= 64 && crt.height >= 64;
-            let (width, height) = if usable {
-                (crt.width, crt.height)
+            let (width, height, border) = if usable {
+                (crt.width, crt.height, crt.border())
             } else {
-                BLANK_SIZE
+                (BLANK_SIZE.0, BLANK_SIZE.1, (BORDER_DOTS, BORDER_LINES))
             };
-            return Self::Blank { width, height };
+            return Self::Blank {
+                width,
+                height,
+                border,
+            };
         }
         if graphics {
             Self::Graphics(crt, shift)
@@ -230,6 +273,7 @@ impl Layout {
             return Self::Blank {
                 width: width.max(1),
                 height: height.max(1),
+                border: (BORDER_DOTS, BORDER_LINES),
             };
         }
         let line_bytes = dispi.line_bytes() as usize;
@@ -246,9 +290,18 @@ impl Layout {
 
     fn size(&self) -> (u32, u32) {
         match *self {
-            Self::Blank { width, height } => (width, height),
+            Self::Blank { width, height, .. } => (width, height),
             Self::Text(c) | Self::Graphics(c, _) => (c.width, c.height),
             Self::Vbe(v) => (v.width, v.height),
+        }
+    }
+
+    /// The overscan border, in frame pixels per side (x, y).
+    fn border(&self) -> (u32, u32) {
+        match *self {
+            Self::Blank { border, .. } => border,
+            Self::Text(c) | Self::Graphics(c, _) => c.border(),
+            Self::Vbe(_) => (BORDER_DOTS, BORDER_LINES),
         }
     }
 }
@@ -564,58 +617,52 @@ impl Ctx<'_> {
     }
 
     /// Draw VBE line `y` into `out`; what it read.
-    fn vbe_line(&self, v: &Vbe, y: u32, out: &mut [u32]) -> LineDeps {
+    fn vbe_line(&self, v: &Vbe, y: u32, out: &mut [u32], buf: &mut Vec<u8>) -> LineDeps {
         let bytes = usize::from(v.bpp).div_ceil(8);
         let off = v.start + y as usize * v.line_bytes;
         let len = v.width as usize * bytes;
-        let mem = &self.vram.bytes;
         let deps = LineDeps {
             first: off / 4,
             last: (off + len.max(1) - 1) / 4,
             blinks: false,
         };
-        // The common case: the whole line is inside video memory.
-        if let Some(line) = mem.get(off..off + len) {
-            match v.bpp {
-                32 => {
-                    for (o, p) in out.iter_mut().zip(line.chunks_exact(4)) {
-                        *o = u32::from_le_bytes([p[0], p[1], p[2], 0]);
-                    }
-                    return deps;
-                }
-                24 => {
-                    for (o, p) in out.iter_mut().zip(line.chunks_exact(3)) {
-                        *o = u32::from_le_bytes([p[0], p[1], p[2], 0]);
-                    }
-                    return deps;
-                }
-                8 => {
-                    for (o, &p) in out.iter_mut().zip(line) {
-                        *o = self.pal.direct[usize::from(p)];
-                    }
-                    return deps;
-                }
-                _ => {}
-            }
-        }
-        let at = |i: usize| mem.get(off + i).copied().map_or(0, u32::from);
+        // A copy of the line (bytes past video memory read as 0): the
+        // renderer never borrows video memory (see `memory.rs`). The copy
+        // overwrites all of `buf`, so its old contents may stay.
+        buf.resize(len, 0);
+        self.vram.read(off, &mut buf[..len], 0);
         let expand5 = |c: u32| (c << 3) | (c >> 2);
-        for (x, o) in out.iter_mut().enumerate() {
-            let i = x * bytes;
-            *o = match v.bpp {
-                8 => self.pal.direct[at(i) as usize],
-                15 | 16 => {
-                    let w = at(i) | at(i + 1) << 8;
+        match v.bpp {
+            32 => {
+                for (o, p) in out.iter_mut().zip(buf.chunks_exact(4)) {
+                    *o = u32::from_le_bytes([p[0], p[1], p[2], 0]);
+                }
+            }
+            24 => {
+                for (o, p) in out.iter_mut().zip(buf.chunks_exact(3)) {
+                    *o = u32::from_le_bytes([p[0], p[1], p[2], 0]);
+                }
+            }
+            8 => {
+                for (o, &p) in out.iter_mut().zip(buf.iter()) {
+                    *o = self.pal.direct[usize::from(p)];
+                }
+            }
+            15 | 16 => {
+                for (o, p) in out.iter_mut().zip(buf.chunks_exact(2)) {
+                    let w = u32::from(u16::from_le_bytes([p[0], p[1]]));
                     let (r, g, b) = if v.bpp == 15 {
                         (w >> 10 & 0x1F, expand5(w >> 5 & 0x1F), w & 0x1F)
                     } else {
                         let g = w >> 5 & 0x3F;
                         (w >> 11 & 0x1F, (g << 2) | (g >> 4), w & 0x1F)
                     };
-                    expand5(r) << 16 | g << 8 | expand5(b)
+                    *o = expand5(r) << 16 | g << 8 | expand5(b);
                 }
-                _ => at(i + 2) << 16 | at(i + 1) << 8 | at(i),
-            };
+            }
+            // No other depth gets here (`Layout::vbe` blanks 4 bpp, and
+            // the dispi interface refuses the rest).
+            _ => out.fill(0),
         }
         deps
     }
@@ -625,6 +672,10 @@ impl Ctx<'_> {
 #[derive(Debug)]
 pub struct Renderer {
     frame: Frame,
+    /// Draw the overscan border.
+    border: bool,
+    /// The border the frame was drawn with (frame pixels per side).
+    drawn_border: (u32, u32),
     layout: Option<Layout>,
     regs_generation: u64,
     blink: Blink,
@@ -643,12 +694,26 @@ impl Renderer {
     pub fn new() -> Self {
         Self {
             frame: Frame::new(BLANK_SIZE.0, BLANK_SIZE.1),
+            border: false,
+            drawn_border: (0, 0),
             layout: None,
             regs_generation: 0,
             blink: Blink::at(0),
             lines: Vec::new(),
             buf: Vec::new(),
         }
+    }
+
+    /// Draw the overscan border around the picture (see the module
+    /// documentation), or not. Takes effect at the next update, which then
+    /// redraws everything.
+    pub fn set_border(&mut self, on: bool) {
+        self.border = on;
+    }
+
+    /// Whether the overscan border is drawn.
+    pub fn border(&self) -> bool {
+        self.border
     }
 
     /// The last frame drawn.
@@ -676,20 +741,24 @@ impl Renderer {
     ) -> Option<Range<u32>> {
         let layout = Layout::of(regs, dispi);
         let blink = Blink::at(now);
+        let (bx, by) = if self.border { layout.border() } else { (0, 0) };
         let full = self.layout != Some(layout)
+            || self.drawn_border != (bx, by)
             || self.regs_generation != regs_generation
             || (matches!(layout, Layout::Text(_)) && vram.font_dirty());
         let blink_changed = blink != self.blink && matches!(layout, Layout::Text(_));
         self.layout = Some(layout);
+        self.drawn_border = (bx, by);
         self.regs_generation = regs_generation;
         self.blink = blink;
         if !full && !blink_changed && !vram.any_dirty() {
             return None;
         }
         let (width, height) = layout.size();
+        let (frame_w, frame_h) = (width + 2 * bx, height + 2 * by);
         if full {
-            if (self.frame.width, self.frame.height) != (width, height) {
-                self.frame = Frame::new(width, height);
+            if (self.frame.width, self.frame.height) != (frame_w, frame_h) {
+                self.frame = Frame::new(frame_w, frame_h);
             }
             self.lines = vec![LineDeps::default(); height as usize];
         }
@@ -701,22 +770,23 @@ impl Renderer {
         };
         let stale = |d: &LineDeps| full || (blink_changed && d.blinks) || vram.range_dirty(d.first, d.last);
         let mut changed: Option<Range<u32>> = None;
+        // `y` is a line of the picture; the frame line is `y + by`.
         let mut note = |y: u32| {
+            let y = y + by;
             changed = Some(changed.as_ref().map_or(y..y + 1, |r| r.start.min(y)..y + 1));
         };
+        let active = bx as usize..(bx + width) as usize;
         match layout {
             Layout::Blank { .. } => {
                 if full {
                     self.frame.pixels.fill(0);
-                    note(0);
-                    note(height - 1);
                 }
             }
             Layout::Text(crt) => {
                 let tp = TextParams::of(regs, &crt);
                 for (y, src) in (0..).zip(line_sources(regs, &crt)) {
                     if stale(&self.lines[y as usize]) {
-                        let out = self.frame.line_mut(y);
+                        let out = &mut self.frame.line_mut(y + by)[active.clone()];
                         self.lines[y as usize] = ctx.text_line(&crt, &tp, src, out, &mut self.buf);
                         note(y);
                     }
@@ -725,7 +795,7 @@ impl Renderer {
             Layout::Graphics(crt, shift) => {
                 for (y, src) in (0..).zip(line_sources(regs, &crt)) {
                     if stale(&self.lines[y as usize]) {
-                        let out = self.frame.line_mut(y);
+                        let out = &mut self.frame.line_mut(y + by)[active.clone()];
                         self.lines[y as usize] = ctx.graphics_line(&crt, shift, src, out, &mut self.buf);
                         note(y);
                     }
@@ -734,13 +804,35 @@ impl Renderer {
             Layout::Vbe(v) => {
                 for y in 0..height {
                     if stale(&self.lines[y as usize]) {
-                        self.lines[y as usize] = ctx.vbe_line(&v, y, self.frame.line_mut(y));
+                        let out = &mut self.frame.line_mut(y + by)[active.clone()];
+                        self.lines[y as usize] = ctx.vbe_line(&v, y, out, &mut self.buf);
                         note(y);
                     }
                 }
             }
         }
+        if full {
+            if (bx, by) != (0, 0) && !matches!(layout, Layout::Blank { .. }) {
+                self.draw_border(dac_pixel(regs, regs.ar[AR_OVERSCAN]), (bx, by), height);
+            }
+            // Everything was drawn, border included.
+            changed = Some(0..frame_h);
+        }
         changed
+    }
+
+    /// Fill the border around a `height`-line picture with `colour`.
+    fn draw_border(&mut self, colour: u32, (bx, by): (u32, u32), height: u32) {
+        let w = self.frame.width as usize;
+        let (bx, by) = (bx as usize, by as usize);
+        let bottom = (by + height as usize) * w;
+        self.frame.pixels[..by * w].fill(colour);
+        self.frame.pixels[bottom..].fill(colour);
+        for y in by..by + height as usize {
+            let line = &mut self.frame.pixels[y * w..(y + 1) * w];
+            line[..bx].fill(colour);
+            line[w - bx..].fill(colour);
+        }
     }
 }
 

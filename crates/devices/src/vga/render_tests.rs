@@ -658,6 +658,142 @@ fn only_changed_lines_are_redrawn() {
     }
 }
 
+/// `inner` framed by `(bx, by)` pixels of `colour` on every side.
+fn bordered(inner: &Frame, (bx, by): (u32, u32), colour: u32) -> Frame {
+    frame_from(inner.width + 2 * bx, inner.height + 2 * by, |x, y| {
+        let inside = (bx..bx + inner.width).contains(&x) && (by..by + inner.height).contains(&y);
+        if inside {
+            inner.pixel(x - bx, y - by)
+        } else {
+            colour
+        }
+    })
+}
+
+#[test]
+fn overscan_border_in_the_overscan_colour() {
+    let mut g = Guest::new();
+    g.set_regs(&mode13(), dac6);
+    for i in 0..320 * 200u64 {
+        g.writeb(0xA0000 + i, (i * 7) as u8);
+    }
+    let plain = g.checked_frame();
+    assert_eq!((plain.width, plain.height), (320, 200), "no border by default");
+    g.attr_write(0x11, 0x2A);
+    g.vga.set_overscan_border(true);
+    assert!(g.vga.overscan_border());
+    // 8 dots are 4 pixels of 320; 8 scan lines are 4 doubled lines.
+    let want = bordered(&plain, (4, 4), px6(dac6(0x2A)));
+    assert_frame(&g.checked_frame(), &want);
+    // A store redraws its lines only, named in frame lines.
+    g.writeb(0xA0000 + 100 * 320 + 7, 0x42);
+    let lines = g.vga.update_frame().expect("a line changed");
+    assert!(lines.contains(&104) && lines.end - lines.start <= 8, "{lines:?}");
+    assert_eq!(g.vga.frame().pixel(4 + 7, 4 + 100), px6(dac6(0x42)));
+    assert_eq!(g.vga.frame().pixel(3, 104), px6(dac6(0x2A)), "border kept");
+    // A new overscan colour (or DAC entry) redraws the whole frame.
+    g.attr_write(0x11, 0x05);
+    assert_eq!(g.vga.update_frame(), Some(0..208));
+    assert_eq!(g.vga.frame().pixel(0, 0), px6(dac6(0x05)));
+    g.outb(0x3C8, 0x05);
+    for c in [1, 2, 3] {
+        g.outb(0x3C9, c);
+    }
+    assert_eq!(g.vga.update_frame(), Some(0..208));
+    assert_eq!(g.checked_frame().pixel(327, 207), px6([1, 2, 3]));
+
+    // 720×400 text: 8 dots and 8 lines.
+    g.set_mode3();
+    g.attr_write(0x11, 0x01);
+    let f = g.checked_frame();
+    assert_eq!((f.width, f.height), (736, 416));
+    assert_eq!(f.pixel(0, 0), px6(ega_color(0x01)));
+    assert_eq!(f.pixel(735, 415), px6(ega_color(0x01)));
+    assert_eq!(f.pixel(8, 8), px6(ega_color(0)), "the picture starts inside");
+
+    // Mode 12h: 640×480 gets 8 on every side; blanked, the frame keeps
+    // its size and is all black.
+    g.set_regs(&mode12(), dac6);
+    let f = g.checked_frame();
+    assert_eq!((f.width, f.height), (656, 496));
+    g.attrindex_write(0x00);
+    let f = g.checked_frame();
+    assert_eq!((f.width, f.height), (656, 496), "blanking keeps the size");
+    assert!(f.pixels.iter().all(|&p| p == 0));
+    g.attrindex_write(0x20);
+
+    // VBE: 8 pixels and 8 lines.
+    for (i, v) in [(1u16, 64u16), (2, 48), (3, 32), (4, 0x41)] {
+        g.outw(0x1CE, i);
+        g.outw(0x1CF, v);
+    }
+    g.attr_write(0x11, 0x00);
+    let f = g.checked_frame();
+    assert_eq!((f.width, f.height), (80, 64));
+
+    // Off again: the picture alone.
+    g.vga.set_overscan_border(false);
+    let f = g.checked_frame();
+    assert_eq!((f.width, f.height), (64, 48));
+}
+
+#[test]
+fn stores_through_a_second_mapping_show_once_marked() {
+    let mut g = Guest::new();
+    g.set_regs(&mode13(), dac6);
+    g.checked_frame();
+    assert_eq!(g.vga.vram_fd(), g.vga.vram.memory().fd());
+    // The translator's view: the same memfd mapped again.
+    let window = g.vga.vram.memory().map_again().expect("map video memory again");
+    let at = 100 * 320 + 7;
+    window.write_byte(at, 0x42);
+    // The card reads the new byte at once...
+    assert_eq!(g.readb(0xA0000 + at as u64), 0x42);
+    // ...but the renderer redraws nothing until told.
+    assert_eq!(g.vga.update_frame(), None);
+    assert_ne!(g.vga.frame().pixel(7, 100), px6(dac6(0x42)));
+    let epoch = g.vga.dirty_epoch();
+    let generation = g.vga.display_generation();
+    g.vga.mark_vram_dirty(at as u64 & !0xFFF, 0x1000);
+    assert_ne!(g.vga.display_generation(), generation);
+    assert_eq!(g.vga.dirty_epoch(), epoch, "marking is not consuming");
+    let lines = g.vga.update_frame().expect("the marked page is redrawn");
+    assert!(lines.contains(&100), "{lines:?}");
+    assert_eq!(g.vga.frame().pixel(7, 100), px6(dac6(0x42)));
+    assert_eq!(g.vga.dirty_epoch(), epoch + 1, "the renderer consumed the marks");
+    // Nothing dirty: no redraw and the epoch stays.
+    assert_eq!(g.vga.update_frame(), None);
+    assert_eq!(g.vga.dirty_epoch(), epoch + 1);
+    // A whole-screen store through the mapping, marked, equals a full render.
+    for i in 0..320 * 200 {
+        window.write_byte(i, (i / 3) as u8);
+    }
+    g.vga.mark_vram_dirty(0, 320 * 200);
+    assert_eq!(g.vga.update_frame(), Some(0..200));
+    assert_frame(
+        &g.checked_frame(),
+        &frame_from(320, 200, |x, y| px6(dac6(((y * 320 + x) / 3) as u8))),
+    );
+
+    // Text mode: a glyph byte in plane 2 redraws every line; a plane-0
+    // byte outside the screen redraws nothing.
+    g.set_mode3();
+    g.checked_frame();
+    let glyph = (u32::from(b' ') * 32 + 3) as usize * 4 + 2;
+    window.write_byte(glyph, 0xFF);
+    g.vga.mark_vram_dirty(glyph as u64, 1);
+    assert_eq!(g.vga.update_frame(), Some(0..400));
+    assert_eq!(g.vga.frame().pixel(0, 3), px6(ega_color(MODE3_ATTR[7])));
+    let far = 0x30000 * 4;
+    window.write_byte(far, 1);
+    g.vga.mark_vram_dirty(far as u64, 1);
+    assert_eq!(g.vga.update_frame(), None);
+    // Marks past the end are ignored.
+    g.vga.mark_vram_dirty(u64::MAX - 1, u64::MAX);
+    g.vga.mark_vram_dirty(16 << 20, 4096);
+    assert_eq!(g.vga.update_frame(), None);
+}
+
 #[test]
 fn blank_and_garbage_registers_never_panic() {
     let mut g = Guest::new();

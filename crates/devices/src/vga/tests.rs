@@ -21,7 +21,7 @@ impl Guest {
     pub(super) fn with_rom(rom: Option<Vec<u8>>) -> Self {
         let clock = Clock::manual();
         Self {
-            vga: Vga::new(clock.clone(), rom),
+            vga: Vga::new(clock.clone(), rom).expect("video memory"),
             clock,
         }
     }
@@ -431,8 +431,9 @@ fn dispi_handshake_caps_and_banked_window() {
     g.outw(0x1CE, 5);
     g.outw(0x1CF, 2);
     g.writeb(0xA0007, 0x99);
-    assert_eq!(g.vga.vram()[0x20007], 0x99, "bank 2 at A0000, chained");
     let mut b = [0];
+    g.vga.read_vram(0x20007, &mut b);
+    assert_eq!(b[0], 0x99, "bank 2 at A0000, chained");
     g.vga.pci_read(PciWindow::Lfb, 0x20007, &mut b);
     assert_eq!(b[0], 0x99);
     g.vga.pci_write(PciWindow::Lfb, 0x20008, &[0x42]);
@@ -578,7 +579,9 @@ fn rom_bar_sizing_enable_and_image() {
 
 #[test]
 fn mmio_bar_edid_ports_and_dispi() {
-    let vga = Rc::new(RefCell::new(Vga::new(Clock::manual(), None)));
+    let vga = Rc::new(RefCell::new(
+        Vga::new(Clock::manual(), None).expect("video memory"),
+    ));
     let mut mmio = VgaMmio(vga.clone());
     let mut edid = [0u8; 256];
     for (i, chunk) in edid.chunks_mut(4).enumerate() {
@@ -634,7 +637,9 @@ fn cp437_table() {
 
 #[test]
 fn ports_register_on_a_bus() {
-    let vga = Rc::new(RefCell::new(Vga::new(Clock::manual(), None)));
+    let vga = Rc::new(RefCell::new(
+        Vga::new(Clock::manual(), None).expect("video memory"),
+    ));
     let mut bus = mem::PortBus::new();
     for &(first, count) in Vga::PORTS {
         bus.register(Port(first), count, vga.clone()).unwrap();

@@ -1066,6 +1066,21 @@ impl Bt {
             self.ibtc_drop(eip, *b);
             self.unlink(*b);
         }
+        // The dropped blocks' own exits are dead code now: forget them, or
+        // later blocks at their targets would patch them again (and code
+        // that keeps rewriting itself would pile them up).
+        let dead: Vec<(usize, usize)> = hit
+            .iter()
+            .map(|&b| (self.list[b].rx_off, self.list[b].rx_off + self.list[b].len))
+            .collect();
+        let live = |p: &Patch| !dead.iter().any(|&(lo, hi)| (lo..hi).contains(&p.at));
+        self.pending.retain(|_, v| {
+            v.retain(&live);
+            !v.is_empty()
+        });
+        for v in self.incoming.values_mut() {
+            v.retain(|(p, _)| live(p));
+        }
         let list = self.by_page.get_mut(&page).expect("page listed above");
         list.retain(|b| !hit.contains(b));
         if list.is_empty() {

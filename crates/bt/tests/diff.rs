@@ -250,3 +250,67 @@ fn stack_forms_agree() {
     assert_eq!(a.state.eip, b.state.eip);
     assert_eq!(a.state.eflags, b.state.eflags);
 }
+
+#[test]
+fn code_that_rewrites_itself_continuously_agrees() {
+    use iced_x86::code_asm::*;
+    // A loop whose body adds an immediate that the loop itself increments
+    // every iteration (the write hits the running block), and that also
+    // writes data next to its code on the same page.
+    let code = asm(|a| {
+        let mut top = a.create_label();
+        a.mov(ecx, 3000)?;
+        a.xor(eax, eax)?;
+        a.set_label(&mut top)?;
+        a.add(eax, 0x1234_5678)?; // 05 imm32 at 0x1007: the immediate at 0x1008
+        a.mov(dword_ptr(0x1f00), ecx)?; // data on the code page
+        a.lea(edx, ptr(0x1000))?;
+        a.inc(dword_ptr(edx + 8))?; // the ADD's immediate
+        a.dec(ecx)?;
+        a.jnz(top)?;
+        a.cli()?;
+        a.hlt()
+    });
+    // The ADD must sit where the test pokes it.
+    assert_eq!(&code[7..8], &[0x05]);
+    let (a, b) = run_both(&code, 1_000_000);
+    assert_eq!(a.state.regs, b.state.regs);
+    assert_eq!(a.state.eip, b.state.eip);
+    assert_eq!(a.state.eflags, b.state.eflags);
+    // The sum of 0x12345678 + 0, + 1, ... + 2999 (the immediate grows by
+    // one every iteration).
+    let want = (0..3000u32).fold(0u32, |s, k| s.wrapping_add(0x1234_5678 + k));
+    assert_eq!(a.state.regs[0], want);
+}
+
+#[test]
+fn code_that_faults_in_every_instruction_agrees() {
+    use iced_x86::code_asm::*;
+    // Reads and writes of unmapped memory (no RAM at 0xE0000000) in a loop:
+    // every access faults in the host until the instructions are
+    // retranslated as callouts.
+    let code = asm(|a| {
+        let mut top = a.create_label();
+        a.mov(ecx, 5000)?;
+        a.mov(esi, 0xe000_0000u32)?;
+        a.set_label(&mut top)?;
+        a.mov(eax, dword_ptr(esi))?;
+        a.mov(dword_ptr(esi + ecx * 4), eax)?;
+        a.add(edx, dword_ptr(esi + 8))?;
+        a.dec(ecx)?;
+        a.jnz(top)?;
+        a.cli()?;
+        a.hlt()
+    });
+    let (mut b, mut bbus) = machine(&code);
+    let mut bt = bt::Bt::new(&bbus).unwrap();
+    bt.run(&mut b, &mut bbus, 1_000_000);
+    let (a, b2) = run_both(&code, 1_000_000);
+    assert_eq!(a.state.regs, b2.state.regs);
+    assert_eq!(a.state.eip, b2.state.eip);
+    // Retranslated: a few host faults per instruction, not one per access.
+    let faults = bt.stats.faults_segv;
+    assert!(bt.stats.retranslations >= 3, "{:?}", bt.stats);
+    assert!(faults < 100, "{faults} host faults for 15,000 accesses");
+    assert_eq!(b.state.regs, a.state.regs);
+}

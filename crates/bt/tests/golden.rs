@@ -25,9 +25,20 @@ const CASES: &[(&str, Asm)] = &[
     ("stack: PUSH immediate", |a| a.push(0x1234_5678)),
     ("stack: POP register", |a| a.pop(ecx)),
     ("stack: POP ESP", |a| a.pop(esp)),
+    ("stack: PUSH from memory", |a| a.push(dword_ptr(esp + 8))),
+    ("stack: PUSHAD (stores, then ESP)", |a| a.pushad()),
+    ("stack: POPAD (loads, then ESP)", |a| a.popad()),
+    ("stack: LEAVE", |a| a.leave()),
     ("string: REP MOVSD on rebased RSI/RDI", |a| a.rep().movsd()),
     ("string: REPNE SCASB", |a| a.repne().scasb()),
-    ("string: LODSB", |a| a.lodsb()),
+    ("string: LODSB without REP: moves, DF known from the mode", |a| {
+        a.lodsb()
+    }),
+    ("string: CMPSD without REP", |a| a.cmpsd()),
+    ("flags: STD ends the block (DF is part of the mode)", |a| {
+        a.std()?;
+        a.nop()
+    }),
     ("control: JMP rel32 (chainable exit)", |a| {
         let mut l = a.create_label();
         a.jmp(l)?;
@@ -49,6 +60,12 @@ const CASES: &[(&str, Asm)] = &[
         a.nop()
     }),
     ("control: RET through the indirect-branch table", |a| a.ret()),
+    ("control: RET imm16", |a| a.ret_1(8)),
+    ("control: LOOP (flag-neutral: LEA and JRCXZ)", |a| {
+        let mut l = a.create_label();
+        a.set_label(&mut l)?;
+        a.loop_(l)
+    }),
     ("control: indirect JMP through memory", |a| {
         a.jmp(dword_ptr(ebx + 8))
     }),
@@ -96,6 +113,11 @@ const MODE_CASES: &[(&str, u8, Asm)] = &[
         "x87 with CR0.TS or CR0.EM set: left to the interpreter (#NM)",
         0,
         |a| a.fld1(),
+    ),
+    (
+        "string: STOSD without REP with DF set",
+        bt::MODE_FPU | bt::MODE_DF,
+        |a| a.stosd(),
     ),
 ];
 

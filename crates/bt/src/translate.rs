@@ -658,8 +658,12 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
             Some(true)
         }
         (M::Popad, Code::Popad) => {
-            // Loads (ESP's slot skipped), then ESP: a fault part-way leaves
-            // ESP alone and the loads are repeated.
+            // Probe both ends first with 64-bit addresses (no wrap: past
+            // 4 GiB is the window's guard), so that a fault comes before any
+            // register changes; then the loads (ESP's slot skipped), then
+            // ESP.
+            e.code.extend_from_slice(&[0x65, 0x45, 0x8b, 0x0c, 0x24]); // mov r9d, gs:[r12]
+            e.code.extend_from_slice(&[0x65, 0x45, 0x8b, 0x4c, 0x24, 0x1c]); // mov r9d, gs:[r12+28]
             let regs = [
                 Register::EDI,
                 Register::ESI,
@@ -680,12 +684,11 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
             Some(true)
         }
         (M::Leave, Code::Leaved) => {
-            // mov r12d, ebp; mov ebp, gs:[r12d]; lea r12d, [r12+4]
-            // (restartable: EBP is unchanged until the load succeeds).
-            e.code.extend_from_slice(&[0x41, 0x89, 0xec]);
-            e.insn(&Instruction::with2(Code::Mov_r32_rm32, Register::EBP, stack(0)).ok()?)
-                .ok()?;
-            e.code.extend_from_slice(&[0x45, 0x8d, 0x64, 0x24, 0x04]);
+            // mov r11d, gs:[ebp]; lea r12d, [rbp+4]; mov ebp, r11d: the
+            // load first, so a fault leaves ESP and EBP as they were.
+            e.code.extend_from_slice(&[0x65, 0x67, 0x44, 0x8b, 0x5d, 0x00]);
+            e.code.extend_from_slice(&[0x44, 0x8d, 0x65, 0x04]);
+            e.code.extend_from_slice(&[0x44, 0x89, 0xdd]);
             Some(true)
         }
         (M::Ret, Code::Retnd_imm16) => {

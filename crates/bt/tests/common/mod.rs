@@ -52,6 +52,9 @@ pub fn lockstep(
         if eb != Exit::Budget {
             let ea = a.run(abus, 10_000_000);
             if ea != eb || a.state.regs != b.state.regs {
+                if std::env::var_os("LOCKSTEP_TRACE").is_some() {
+                    eprintln!("before the last step: {:x?}", before);
+                }
                 return Err(format!(
                     "step {step}: exits {ea:?} (interp) and {eb:?} (bt), registers {:08x?} and {:08x?}",
                     a.state.regs, b.state.regs

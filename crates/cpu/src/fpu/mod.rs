@@ -189,6 +189,9 @@ impl Cpu {
     pub(crate) fn set_ferr(&mut self, bus: &mut Bus, on: bool) {
         if self.state.fpu.ferr != on {
             self.state.fpu.ferr = on;
+            // The board may raise IRQ13: look at it after this instruction,
+            // not at the end of the block.
+            self.end_block = true;
             if let Some(ic) = bus.intc.as_mut() {
                 ic.ferr(on);
             }

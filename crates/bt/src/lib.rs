@@ -1014,6 +1014,8 @@ impl Bt {
     /// outside, or a test reuses the engine).
     pub fn reset(&mut self) {
         self.flush();
+        self.fault_counts.clear();
+        self.callout_eips.clear();
     }
 
     /// Drop every translation.

@@ -940,6 +940,11 @@ fn fpu(e: &mut Emitter, i: &Instruction) -> Option<()> {
         return None;
     }
     let m = i.mnemonic();
+    // D9 D8+i: an alias of FSTP on the modelled P6, FSTPNCE on some hosts
+    // (AMD), which pops an empty ST(0) without the underflow exception.
+    if m == M::Fstpnce {
+        return None;
+    }
     if matches!(
         m,
         M::Fnstenv
@@ -958,9 +963,25 @@ fn fpu(e: &mut Emitter, i: &Instruction) -> Option<()> {
     e.fpu_ready();
     let h = host_mem(e, i)?;
     e.insn(&h).ok()?;
+    // Control instructions leave FIP, FOP and FDP alone (SDM Vol. 1 §8.1.8), as do the
+    // 8087/287 mode controls, no-ops since the 387 (as on the host and in the
+    // interpreter; FNOP is not a control instruction).
     let control = matches!(
         m,
-        M::Fnclex | M::Fclex | M::Fldcw | M::Fnstcw | M::Fstcw | M::Fnstsw | M::Fstsw | M::Wait
+        M::Fnclex
+            | M::Fclex
+            | M::Fldcw
+            | M::Fnstcw
+            | M::Fstcw
+            | M::Fnstsw
+            | M::Fstsw
+            | M::Wait
+            | M::Fneni
+            | M::Feni
+            | M::Fndisi
+            | M::Fdisi
+            | M::Fnsetpm
+            | M::Fsetpm
     );
     let mmx = i.cpuid_features().contains(&iced_x86::CpuidFeature::MMX);
     if control || mmx {

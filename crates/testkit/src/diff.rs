@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::flags::{undefined, Undefined};
+use crate::fpdiff::Rules;
 use crate::gen::Case;
 use crate::state::{flag_names, Outcome, REG_NAMES, VISIBLE_FLAGS, ZF};
 
@@ -35,11 +36,17 @@ pub fn undefined_for(case: &Case, host: &Outcome) -> Undefined {
 }
 
 /// The differences between the host's outcome and another engine's, as lines of text;
-/// empty if they agree on everything the SDM defines.
+/// empty if they agree on everything the SDM defines, give or take the x87 deviations
+/// listed in `known_deviations_x87.txt`.
 pub fn differences(case: &Case, host: &Outcome, other: &Outcome) -> Vec<String> {
+    differences_under(case, host, other, Rules::Listed)
+}
+
+/// [`differences`], accepting the x87 deviations `rules` accept.
+pub fn differences_under(case: &Case, host: &Outcome, other: &Outcome, rules: Rules) -> Vec<String> {
     let u = undefined_for(case, host);
     let mut out = Vec::new();
-    if crate::fpdiff::not_compared(case) {
+    if crate::fpdiff::not_compared(case, rules) {
         return out;
     }
     if host.vector() != other.vector() {
@@ -95,6 +102,7 @@ pub fn differences(case: &Case, host: &Outcome, other: &Outcome) -> Vec<String> 
             hf,
             of,
             host.vector().is_some(),
+            rules,
         )),
         (None, None) => {}
         _ => out.push("fpu: only one outcome has the FPU state".to_string()),
@@ -111,6 +119,11 @@ fn describe_vector(o: &Outcome) -> String {
 
 /// A readable report of one mismatch: the instruction, the state before, both results.
 pub fn report(case: &Case, host: &Outcome, other: &Outcome, other_name: &str) -> String {
+    report_under(case, host, other, other_name, Rules::Listed)
+}
+
+/// [`report`], with the differences as `rules` see them.
+pub fn report_under(case: &Case, host: &Outcome, other: &Outcome, other_name: &str, rules: Rules) -> String {
     let u = undefined_for(case, host);
     let mut s = String::new();
     let bytes: Vec<String> = case.bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -131,7 +144,7 @@ pub fn report(case: &Case, host: &Outcome, other: &Outcome, other_name: &str) ->
     }
     let _ = writeln!(s, "  host:   {}", outcome_line(host));
     let _ = writeln!(s, "  {other_name:<7} {}", outcome_line(other));
-    for d in differences(case, host, other) {
+    for d in differences_under(case, host, other, rules) {
         let _ = writeln!(s, "  differs: {d}");
     }
     if u != Undefined::default() {

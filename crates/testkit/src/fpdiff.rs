@@ -12,7 +12,9 @@
 //! them).
 //!
 //! `known_deviations_x87.txt` lists, per mnemonic, the differences that are accepted
-//! and why; nothing else is.
+//! and why; nothing else is. They are the interpreter's (its x87 arithmetic is `f80`'s);
+//! an engine that runs x87 code on the host FPU itself (the translator) is held to
+//! [`Rules::Exact`], which accepts none of them.
 
 use iced_x86::{MemorySize, Mnemonic};
 
@@ -31,6 +33,18 @@ pub enum Deviation {
     Domain,
     /// With ST(0) empty before the instruction, the case is not compared at all.
     EmptySt0,
+}
+
+/// Which deviations a comparison accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rules {
+    /// Those listed in `known_deviations_x87.txt`.
+    Listed,
+    /// None: every compared bit must match the host's.
+    Exact,
+    /// Those listed, for these instructions only (which an engine leaves
+    /// to the interpreter); none for the rest.
+    ListedFor(&'static [Mnemonic]),
 }
 
 /// The deviations data file.
@@ -76,13 +90,23 @@ fn outside_domain(case: &Case) -> bool {
     }
 }
 
+/// The deviations `rules` accept for the case's mnemonic.
+fn accepted(case: &Case, rules: Rules) -> Vec<Deviation> {
+    match rules {
+        Rules::Listed => deviations(case.instr.mnemonic()),
+        Rules::Exact => Vec::new(),
+        Rules::ListedFor(ms) if ms.contains(&case.instr.mnemonic()) => deviations(case.instr.mnemonic()),
+        Rules::ListedFor(_) => Vec::new(),
+    }
+}
+
 /// Whether the case is left out of the comparison by an `empty-st0` or `domain`
-/// deviation.
-pub fn not_compared(case: &Case) -> bool {
+/// deviation that `rules` accept.
+pub fn not_compared(case: &Case, rules: Rules) -> bool {
     let Some(f) = &case.before.fpu else {
         return false;
     };
-    let dev = deviations(case.instr.mnemonic());
+    let dev = accepted(case, rules);
     let top = (f.fsw() >> 11) & 7;
     let empty = f.ftw() & (1 << top) == 0;
     (empty && dev.contains(&Deviation::EmptySt0))
@@ -110,14 +134,15 @@ fn within_one_ulp(a: [u8; 10], b: [u8; 10]) -> bool {
 const C1: u16 = 1 << 9;
 const PE: u16 = 1 << 5;
 
-/// The differences between the host's FPU state and another engine's, as lines of text.
+/// The differences between the host's FPU state and another engine's, as lines of text,
+/// accepting the deviations `rules` accept.
 ///
 /// `faulted`: the host's state went through a signal frame (the case raised an
 /// exception). Linux saves and restores it in the 64-bit format, which has no FCS and
 /// FDS, so they come back as 0.
-pub fn fpu_differences(case: &Case, h: &FpuState, o: &FpuState, faulted: bool) -> Vec<String> {
+pub fn fpu_differences(case: &Case, h: &FpuState, o: &FpuState, faulted: bool, rules: Rules) -> Vec<String> {
     let mut out = Vec::new();
-    let dev = deviations(case.instr.mnemonic());
+    let dev = accepted(case, rules);
     let mut fsw_mask = 0xffffu16;
     if dev.contains(&Deviation::Ulp) {
         fsw_mask &= !(C1 | PE);

@@ -21,9 +21,12 @@
 //! and accepts exactly the deviations listed, with reasons, in
 //! `known_deviations_x87.txt`.
 //!
-//! `tests/oracle.rs` runs every form through the host and through the interpreter
-//! (`cpu::Cpu::step`) and fails on any difference; `STRACHEY_ORACLE_CASES`,
-//! `STRACHEY_ORACLE_GROUPS` and `STRACHEY_ORACLE_SEED` tune it.
+//! [`oracle`] is the driver: the machine a case runs in under one of the emulator's
+//! engines, how its result is read back, and the loop over every form. `tests/oracle.rs`
+//! runs every form through the host and through the interpreter (`cpu::Cpu::step`) and
+//! fails on any difference; `STRACHEY_ORACLE_CASES`, `STRACHEY_ORACLE_GROUPS` and
+//! `STRACHEY_ORACLE_SEED` tune it. The translator's `crates/bt/tests/oracle.rs` does the
+//! same for `bt::Bt`.
 //!
 //! Nothing in the emulator depends on this crate; it sits beside `cpu` and is used only
 //! by tests.
@@ -37,6 +40,8 @@ pub mod state;
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod native;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub mod oracle;
 
 pub use fp::fp_forms;
 pub use gen::{forms, generate, Case, Form, Rng};

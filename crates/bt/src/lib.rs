@@ -297,6 +297,8 @@ struct Patch {
     at: usize,
     /// A 32-bit displacement (else a 5-byte stub).
     rel32: bool,
+    /// A backward edge: it goes to the target's budget check.
+    backward: bool,
     original: [u8; 5],
 }
 
@@ -312,8 +314,10 @@ impl Patch {
 
 struct Block {
     rx_off: usize,
-    /// Offsets of the indirect-branch entry and of the entry in the code.
+    /// Offsets of the indirect-branch entry, the checked entry and the
+    /// entry in the code.
     verify: u32,
+    checked: u32,
     entry: u32,
     mode: u8,
     len: usize,
@@ -354,6 +358,11 @@ pub struct Bt {
     /// Longest block in guest instructions (tests compare engines at
     /// several block sizes; at most `translate::MAX_INSNS`).
     pub max_insns: u32,
+    /// Check the budget at every block, forward edges too, so that a
+    /// budget of one runs one block (lock-step tests); normally only
+    /// backward edges, indirect branches and entries from the run loop
+    /// check it. Set it before translating.
+    pub check_every_block: bool,
     /// `bus.mem.generation()` when the window's shadow RAM was last mapped.
     mem_generation: u64,
     /// The board's video memory, and how it is mapped.
@@ -459,6 +468,7 @@ impl Bt {
             callout_eips: HashMap::new(),
             trace: false,
             max_insns: translate::MAX_INSNS,
+            check_every_block: false,
             mem_generation: u64::MAX,
             video: None,
             video_map: VideoMap {
@@ -775,7 +785,7 @@ impl Bt {
     /// Enter translated code at block `b` with the CPU's state.
     fn enter(&mut self, cpu: &mut Cpu, bus: &mut Bus, b: usize, budget: u64) -> u32 {
         use cpu::flags;
-        let target = self.entry_of(b);
+        let target = self.checked_of(b);
         let c = &mut *self.ctx;
         c.regs = cpu.state.regs;
         for (k, b) in c.seg_base.iter_mut().enumerate() {
@@ -914,6 +924,7 @@ impl Bt {
         self.list.push(Block {
             rx_off: off,
             verify: t.verify,
+            checked: t.checked,
             entry: t.entry,
             mode,
             len: t.code.len(),
@@ -936,6 +947,7 @@ impl Bt {
             let mut p = Patch {
                 at: off + at,
                 rel32: x.rel32,
+                backward: x.backward || self.check_every_block,
                 original: [0; 5],
             };
             let n = p.len();
@@ -954,10 +966,17 @@ impl Bt {
         Some(idx)
     }
 
-    /// Host address of block `b`'s entry.
+    /// Host address of block `b`'s entry (forward edges).
     fn entry_of(&self, b: usize) -> u64 {
         self.cache
             .rx_addr(self.list[b].rx_off + self.list[b].entry as usize)
+    }
+
+    /// Host address of block `b`'s entry with the budget check (backward
+    /// edges, the run loop).
+    fn checked_of(&self, b: usize) -> u64 {
+        self.cache
+            .rx_addr(self.list[b].rx_off + self.list[b].checked as usize)
     }
 
     /// Host address of block `b`'s indirect-branch entry.
@@ -988,7 +1007,11 @@ impl Bt {
     /// Make exit stub `p` jump to block `b` (at `eip`).
     fn link(&mut self, p: Patch, b: usize, eip: u32) {
         let from = self.cache.rx_addr(p.at) + p.len() as u64;
-        let to = self.entry_of(b);
+        let to = if p.backward {
+            self.checked_of(b)
+        } else {
+            self.entry_of(b)
+        };
         let rel = (to.wrapping_sub(from) as i64 as i32).to_le_bytes();
         if p.rel32 {
             self.cache.patch(p.at, &rel);

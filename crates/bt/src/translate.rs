@@ -32,7 +32,10 @@ pub struct Translation {
     /// Offset of the indirect-branch entry (checks r11d holds the block's
     /// EIP, then falls into the entry).
     pub verify: u32,
-    /// Offset of the entry (direct jumps and the run loop come here).
+    /// Offset of the entry with the budget check (backward edges and the
+    /// run loop come here).
+    pub checked: u32,
+    /// Offset of the entry without it (forward edges come here).
     pub entry: u32,
     /// (host offset, guest EIP) of each guest instruction, in order.
     pub map: Vec<(u32, u32)>,
@@ -56,6 +59,9 @@ pub struct ExitSlot {
     pub target: u32,
     /// Whether `at` is a displacement rather than a stub.
     pub rel32: bool,
+    /// Whether the target is at or before the jump: such edges go to the
+    /// target's budget check.
+    pub backward: bool,
 }
 
 /// A context field's offset as a (signed) 8-bit displacement.
@@ -94,6 +100,8 @@ struct Emitter {
     miss: u64,
     mode: u8,
     exits: Vec<ExitSlot>,
+    /// The guest instruction being translated.
+    ip: u32,
     /// The guest FPU state is in the host FPU from here on (the load check
     /// was emitted earlier in this block).
     fpu_ready: bool,
@@ -144,6 +152,7 @@ impl Emitter {
                 at: self.code.len() as u32,
                 target: eip,
                 rel32: false,
+                backward: eip <= self.ip,
             });
         }
         self.store_imm(offset_of!(Context, next_eip), eip);
@@ -169,17 +178,22 @@ impl Emitter {
         Ok(())
     }
     /// The block's head: the budget exit, the indirect-branch entry and
-    /// the entry with its budget check, all flag-neutral (LEA, XCHG,
-    /// JRCXZ). Returns the offsets of the indirect-branch entry and of the
-    /// entry.
+    /// the budget check, all flag-neutral (LEA, XCHG, JRCXZ). Returns the
+    /// offsets of the indirect-branch entry and of the checked entry; the
+    /// unchecked entry follows the head.
     ///
     /// ```text
     /// .out:    xchg r13, rcx; exit with BUDGET at this block's EIP
     /// .verify: lea r9d, [r11-eip]; xchg r9, rcx; jrcxz .hit
     ///          xchg r9, rcx; jmp miss        ; another EIP with the same hash
     /// .hit:    xchg r9, rcx
-    /// .entry:  xchg r13, rcx; jrcxz .out; lea rcx, [rcx-1]; xchg r13, rcx
+    /// .checked: xchg r13, rcx; jrcxz .out; lea rcx, [rcx-1]; xchg r13, rcx
+    /// .entry:  (the block)
     /// ```
+    ///
+    /// Backward edges (target at or before the jump), indirect branches and
+    /// the run loop enter at `.checked`; forward edges at `.entry`: every
+    /// loop passes a check, straight-line chains pay none.
     fn head(&mut self, eip: u32) -> (u32, u32) {
         let out = self.code.len();
         self.code.extend_from_slice(&[0x4c, 0x87, 0xe9]);
@@ -191,13 +205,13 @@ impl Emitter {
             .extend_from_slice(&[0x49, 0x87, 0xc9, 0xe3, 0x08, 0x49, 0x87, 0xc9]);
         self.jmp(self.miss);
         self.code.extend_from_slice(&[0x49, 0x87, 0xc9]);
-        let entry = self.code.len() as u32;
+        let checked = self.code.len() as u32;
         self.code.extend_from_slice(&[0x4c, 0x87, 0xe9, 0xe3, 0]);
         let back = out as i64 - self.code.len() as i64;
-        self.code[entry as usize + 4] = i8::try_from(back).expect("budget exit within a rel8") as u8;
+        self.code[checked as usize + 4] = i8::try_from(back).expect("budget exit within a rel8") as u8;
         self.code
             .extend_from_slice(&[0x48, 0x8d, 0x49, 0xff, 0x4c, 0x87, 0xe9]);
-        (verify, entry)
+        (verify, checked)
     }
 
     /// Count the block's guest instructions in r14 (flag-neutral LEA).
@@ -507,9 +521,11 @@ pub fn translate(bytes: &[u8], eip: u32, env: &Env) -> Option<Translation> {
         miss: env.miss,
         mode: env.mode,
         exits: Vec::new(),
+        ip: eip,
         fpu_ready: false,
     };
-    let (verify, entry) = e.head(eip);
+    let (verify, checked) = e.head(eip);
+    let entry = e.code.len() as u32;
     // The instruction count is patched in once the block is known.
     let count_at = e.code.len();
     e.count(0);
@@ -530,6 +546,7 @@ pub fn translate(bytes: &[u8], eip: u32, env: &Env) -> Option<Translation> {
         }
         let start = e.code.len();
         let here = i.ip32();
+        e.ip = here;
         let after = i.next_ip32();
         let ok = translate_one(&mut e, &i);
         match ok {
@@ -569,6 +586,7 @@ pub fn translate(bytes: &[u8], eip: u32, env: &Env) -> Option<Translation> {
     Some(Translation {
         code: e.code,
         verify,
+        checked,
         entry,
         map,
         insns,

@@ -44,6 +44,11 @@ pub fn lockstep(
     bt: &mut bt::Bt,
     max_steps: u64,
 ) -> Result<Ended, String> {
+    // A budget of one must run one block: compare after every block.
+    if !bt.check_every_block {
+        bt.check_every_block = true;
+        bt.reset();
+    }
     let (mut done_native, mut done_interp) = (bt.stats.executed, b.stats.instructions);
     let mut deviations = 0u32;
     for step in 0..max_steps {

@@ -15,18 +15,18 @@ for spec in disk:2097152 floppy:1474560 keys:1048576; do
     name=${spec%%:*}
     want=${spec#*:}
     # Assemble to a temporary name so that a test never sees half an image.
-    if nasm -f bin -w+all -I ./ -o "$out/$name.img.tmp" "$name.asm"; then
-        size=$(wc -c < "$out/$name.img.tmp")
+    if nasm -f bin -w+all -I ./ -o "$out/$name.img.$$" "$name.asm"; then
+        size=$(wc -c < "$out/$name.img.$$")
         if [ "$size" -ne "$want" ]; then
             echo "boot/build.sh: $name.img is $size bytes, expected $want" >&2
             status=1
         else
-            mv "$out/$name.img.tmp" "$out/$name.img"
+            mv "$out/$name.img.$$" "$out/$name.img"
         fi
     else
         echo "boot/build.sh: failed to assemble $name.asm" >&2
         status=1
     fi
-    rm -f "$out/$name.img.tmp"
+    rm -f "$out/$name.img.$$"
 done
 exit $status

@@ -24,6 +24,12 @@
 //!   a new edge for the 8259.
 //!
 //! Host side: [`I8042::press`], [`I8042::release`], [`I8042::mouse_motion`].
+//! The keyboard's typematic repeat is timed on the guest clock; the
+//! controller is [`Timed`] so the board brings it up to date (and wakes a
+//! halted CPU) when a repeat is due. Repeats take the same path as key
+//! presses, translation included, and are not generated while the keyboard
+//! port is disabled (CTR bit 4, `AD`): the clock line is held low, so the
+//! keyboard could not send them.
 //! A20 goes to the shared line from `mem::PhysMemory::a20_line`; reset
 //! requests go to a [`ResetSignal`] (a flag the board polls, plus
 //! `Attention::STOP`).
@@ -32,6 +38,7 @@
 //! switch and password security, parity and timeout errors (the status
 //! bits are always 0), `AC` (diagnostic dump), `C1`/`C2` input-port polling.
 
+use crate::clock::{Clock, Nanos, Timed};
 use crate::irq::IrqLine;
 use crate::ps2kbd::{Key, Ps2Keyboard, Translator};
 use crate::ps2mouse::Ps2Mouse;
@@ -204,10 +211,16 @@ pub struct I8042 {
 impl I8042 {
     /// A controller raising `irq_kbd` (IRQ1) and `irq_aux` (IRQ12), driving
     /// the A20 line `a20` (from `mem::PhysMemory::a20_line`) and asking for
-    /// resets on `reset`.
-    pub fn new(irq_kbd: IrqLine, irq_aux: IrqLine, a20: Rc<Cell<bool>>, reset: ResetSignal) -> Self {
+    /// resets on `reset`; its keyboard times typematic repeat on `clock`.
+    pub fn new(
+        clock: Clock,
+        irq_kbd: IrqLine,
+        irq_aux: IrqLine,
+        a20: Rc<Cell<bool>>,
+        reset: ResetSignal,
+    ) -> Self {
         let mut s = Self {
-            kbd: Ps2Keyboard::new(),
+            kbd: Ps2Keyboard::new(clock),
             mouse: Ps2Mouse::new(),
             ram: [0; 32],
             obuf: None,
@@ -458,6 +471,22 @@ impl I8042 {
     }
 }
 
+impl Timed for I8042 {
+    fn next_deadline(&self) -> Option<Nanos> {
+        if self.ram[0] & ctr::KBD_DIS != 0 {
+            return None;
+        }
+        self.kbd.next_deadline()
+    }
+
+    fn advance(&mut self, now: Nanos) {
+        if self.ram[0] & ctr::KBD_DIS == 0 {
+            self.kbd.advance(now);
+            self.update();
+        }
+    }
+}
+
 impl PortDevice for I8042 {
     fn read(&mut self, port: Port, data: &mut [u8]) {
         data.fill(0xff);
@@ -521,6 +550,7 @@ mod tests {
         a20: Rc<Cell<bool>>,
         reset: ResetSignal,
         att: Attention,
+        clock: Clock,
     }
 
     fn rig() -> Rig {
@@ -529,7 +559,9 @@ mod tests {
         let a20 = Rc::new(Cell::new(false));
         let att = Attention::new();
         let reset = ResetSignal::new(att.clone());
+        let clock = Clock::manual();
         let kbc = I8042::new(
+            clock.clone(),
             IrqLine::new(s.clone(), 1),
             IrqLine::new(s, 12),
             a20.clone(),
@@ -541,6 +573,7 @@ mod tests {
             a20,
             reset,
             att,
+            clock,
         }
     }
 
@@ -671,6 +704,77 @@ mod tests {
         r.cmd(cmd::KBD_ENABLE);
         assert!(r.level(1));
         assert_eq!(r.drain(), [0xac]);
+    }
+
+    impl Rig {
+        /// Move the clock to `t` and service the controller as the board
+        /// does when its deadline has come.
+        fn tick(&mut self, t: Nanos) {
+            self.clock.set(t);
+            if self.kbc.next_deadline().is_some_and(|d| d <= t) {
+                self.kbc.advance(t);
+            }
+        }
+    }
+
+    const MS: Nanos = 1_000_000;
+
+    #[test]
+    fn typematic_repeats_arrive_translated_with_irq1() {
+        let mut r = rig();
+        r.kbc.press(Key::ArrowLeft);
+        assert_eq!(r.drain(), [0xe0, 0x4b], "set 1 through the translation");
+        assert_eq!(r.kbc.next_deadline(), Some(500 * MS));
+        let edges = r.sink.borrow().edges[1];
+        r.tick(499 * MS);
+        assert_eq!(r.status() & status::OBF, 0);
+        r.tick(500 * MS);
+        assert!(r.level(1), "a repeat raises IRQ1");
+        assert_eq!(r.drain(), [0xe0, 0x4b], "the repeat is the set-1 make code");
+        r.tick(592 * MS);
+        assert_eq!(r.drain(), [0xe0, 0x4b]);
+        assert_eq!(r.sink.borrow().edges[1] - edges, 4, "one edge per byte");
+        r.kbc.release(Key::ArrowLeft);
+        assert_eq!(r.drain(), [0xe0, 0xcb]);
+        assert_eq!(r.kbc.next_deadline(), None);
+
+        // Without translation the repeat is set 2.
+        r.cmd(cmd::WRITE_CTR);
+        r.out(ctr::KBD_INT);
+        r.kbc.press(Key::A);
+        r.tick(1100 * MS);
+        assert_eq!(r.drain(), [0x1c, 0x1c]);
+    }
+
+    #[test]
+    fn no_repeats_while_the_keyboard_port_is_disabled() {
+        let mut r = rig();
+        r.kbc.press(Key::A);
+        assert_eq!(r.drain(), [0x1e]);
+        r.cmd(cmd::KBD_DISABLE);
+        assert_eq!(r.kbc.next_deadline(), None);
+        r.tick(600 * MS);
+        r.tick(2000 * MS);
+        r.cmd(cmd::KBD_ENABLE);
+        assert_eq!(r.drain(), [], "nothing was generated while disabled");
+        // Re-enabled with the key still held: the overdue repeat comes at
+        // once, then the rate resumes.
+        r.tick(2000 * MS);
+        assert_eq!(r.drain(), [0x1e]);
+        assert!(r.kbc.next_deadline().is_some_and(|d| d > 2000 * MS));
+    }
+
+    #[test]
+    fn a_guest_that_does_not_read_gets_a_bounded_backlog() {
+        let mut r = rig();
+        r.kbc.press(Key::A);
+        for t in (500..10_000).step_by(10) {
+            r.tick(t * MS);
+        }
+        // The output buffer's byte plus the keyboard's 16.
+        let got = r.drain();
+        assert_eq!(got.len(), 1 + crate::ps2kbd::REPEAT_ROOM);
+        assert!(got.iter().all(|&b| b == 0x1e));
     }
 
     impl Rig {

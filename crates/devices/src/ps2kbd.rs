@@ -5,20 +5,34 @@
 //! Controller", keyboard commands): reset `FF` (→ `FA AA`), resend `FE`,
 //! set defaults `F6`, default-disable `F5`, enable `F4`, typematic rate
 //! `F3 xx`, identify `F2` (→ `FA AB 83`), scancode set `F0 xx` (get/set of
-//! sets 1, 2 and 3), echo `EE`, LEDs `ED xx`, and the set-3 key-type
-//! commands `F7`–`FD` (acknowledged, see below); unknown commands answer
-//! `FE`. Key presses and releases from the host ([`Key`]) become make/break
-//! codes in the current set: set 2 with `E0` prefixes and `F0` break
-//! prefixes, the PrintScreen and Pause sequences (and their Alt/Ctrl/Shift
-//! variants: SysRq `84`, Break `E0 7E`), set 1 as the 8042 would translate
-//! set 2, and set 3 (one code per key, `F0` break prefix).
+//! sets 1, 2 and 3), echo `EE`, LEDs `ED xx`, and the set-3 key types
+//! `F7`–`FA` (all keys) and `FB`–`FD` (listed keys); unknown commands
+//! answer `FE`. Key presses and releases from the host ([`Key`]) become
+//! make/break codes in the current set: set 2 with `E0` prefixes and `F0`
+//! break prefixes, the PrintScreen and Pause sequences (and their
+//! Alt/Ctrl/Shift variants: SysRq `84`, Break `E0 7E`), set 1 as the 8042
+//! would translate set 2, and set 3 (one code per key, `F0` break prefix,
+//! no break code for keys whose type is "make" or "typematic").
 //!
-//! Not implemented: typematic auto-repeat (the host repeats by calling
-//! [`Ps2Keyboard::press`] again), set-3 per-key modes (every key is
-//! make/break in set 3), the "fake shift" codes real keyboards wrap around
-//! the grey navigation keys (`E0 12` / `E0 F0 12`; Linux and DOS ignore
-//! them), and timing: responses are queued at once.
+//! Typematic repeat is the keyboard's own, on the guest clock: the last key
+//! pressed (and only it; releasing it stops the repeat even while others
+//! are held) sends its make code again after the typematic delay and then
+//! at the typematic rate (`F3`; power-on 500 ms and 10.9 characters/s),
+//! `E0` prefix included. In sets 1 and 2 every key repeats except Pause
+//! (and Ctrl+Pause, Break); in set 3 the key's type decides. The board
+//! learns when the next repeat is due through [`Timed`]. Repeats are
+//! dropped while more than [`REPEAT_ROOM`] bytes wait to be read, as a
+//! real keyboard's 16-byte buffer would, so a guest that stops reading does
+//! not find a backlog of repeats.
+//!
+//! Not implemented: the set-3 power-on key types of a real keyboard (here
+//! every key is typematic make/break in set 3 until the guest says
+//! otherwise, except Pause, which is make/break), the "fake shift" codes
+//! real keyboards wrap around the grey navigation keys (`E0 12` / `E0 F0
+//! 12`; Linux and DOS ignore them), and transmission timing: responses are
+//! queued at once.
 
+use crate::clock::{Clock, Nanos, Timed};
 use std::collections::VecDeque;
 
 /// Acknowledge.
@@ -58,6 +72,43 @@ const DEFAULT_TYPEMATIC: u8 = 0x2b;
 /// Bytes the keyboard will buffer. A real keyboard holds 16; a larger queue
 /// keeps host events (pasted text) from being dropped while the guest is slow.
 const QUEUE_CAP: usize = 256;
+/// A typematic repeat is sent only if the queue then holds at most this
+/// many bytes: the real keyboard's buffer size. Host key events may use the
+/// rest of [`QUEUE_CAP`]; repeats never pile up beyond a real keyboard's.
+pub const REPEAT_ROOM: usize = 16;
+
+/// The delay before the first repeat for typematic byte `t` (bits 6:5:
+/// 250, 500, 750 or 1000 ms, IBM PS/2 technical reference, "Set
+/// Typematic Rate/Delay").
+pub fn typematic_delay(t: u8) -> Nanos {
+    (u64::from((t >> 5) & 3) + 1) * 250_000_000
+}
+
+/// The time between repeats for typematic byte `t`: bits 2:0 are A, bits
+/// 4:3 are B, and the period is (8 + A) × 2^B × 1/240 s (the reference
+/// rounds 1/240 s to 4.17 ms), from 30.0 characters/s (`00`) down to 2.0
+/// (`1F`); 10.9 for the default `0B`.
+pub fn typematic_period(t: u8) -> Nanos {
+    let a = u64::from(t & 7);
+    let b = (t >> 3) & 3;
+    ((8 + a) << b) * 1_000_000_000 / 240
+}
+
+/// Set-3 key types (IBM PS/2 technical reference, commands `F7`–`FD`):
+/// whether a key repeats and whether it sends a break code. A make code is
+/// always sent.
+mod key_type {
+    /// The key repeats while held.
+    pub const TYPEMATIC: u8 = 1 << 0;
+    /// The key sends a break code on release.
+    pub const BREAK: u8 = 1 << 1;
+    /// `F9` / `FD`: make code only.
+    pub const MAKE: u8 = 0;
+    /// `F8` / `FC`: make and break codes, no repeat.
+    pub const MAKE_BREAK: u8 = BREAK;
+    /// `FA`: make, repeat, break.
+    pub const ALL: u8 = TYPEMATIC | BREAK;
+}
 
 /// The keys of a PC/AT (104/105-key) keyboard plus the ACPI power keys,
 /// named by their position on a US layout.
@@ -473,19 +524,55 @@ fn make_codes_with(key: Key, down: bool, set: u8, m: Modifiers) -> Vec<u8> {
     }
 }
 
+/// The key type the set-all command `c` (`F7`–`FA`) gives every key.
+fn all_type(c: u8) -> u8 {
+    match c {
+        cmd::ALL_TYPEMATIC => key_type::TYPEMATIC,
+        cmd::ALL_MAKE_BREAK => key_type::MAKE_BREAK,
+        cmd::ALL_MAKE => key_type::MAKE,
+        _ => key_type::ALL,
+    }
+}
+
+/// The key type the per-key command `c` (`FB`–`FD`) gives its keys.
+fn key_list_type(c: u8) -> u8 {
+    match c {
+        cmd::KEY_TYPEMATIC => key_type::TYPEMATIC,
+        cmd::KEY_MAKE_BREAK => key_type::MAKE_BREAK,
+        _ => key_type::MAKE,
+    }
+}
+
 /// A command waiting for its argument byte.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Pending {
     Leds,
     Typematic,
     ScancodeSet,
-    /// `FB`/`FC`/`FD`: a list of set-3 keys, ended by the next command.
-    KeyList,
+    /// `FB`/`FC`/`FD`: a list of set-3 keys to give this type, ended by
+    /// the next command.
+    KeyList(u8),
+}
+
+/// The key that repeats and when it next does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Repeat {
+    key: Key,
+    due: Nanos,
+}
+
+/// Set-3 key types after power-on, `F5` and `F6`: every key typematic
+/// make/break, except Pause, which keyboards do not repeat.
+fn default_key_types() -> [u8; 256] {
+    let mut t = [key_type::ALL; 256];
+    t[usize::from(Key::Pause.codes().set3)] = key_type::MAKE_BREAK;
+    t
 }
 
 /// The keyboard.
 #[derive(Debug)]
 pub struct Ps2Keyboard {
+    clock: Clock,
     queue: VecDeque<u8>,
     set: u8,
     scanning: bool,
@@ -497,18 +584,18 @@ pub struct Ps2Keyboard {
     mods: Modifiers,
     /// Set when a key sequence was dropped because the queue was full.
     overrun: bool,
-}
-
-impl Default for Ps2Keyboard {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// The last key pressed, while it is held and repeats.
+    repeat: Option<Repeat>,
+    /// Set-3 type of each set-3 key code ([`key_type`] bits).
+    key_types: [u8; 256],
 }
 
 impl Ps2Keyboard {
-    /// A keyboard after power-on: set 2, scanning, nothing queued.
-    pub fn new() -> Self {
+    /// A keyboard after power-on (set 2, scanning, nothing queued), timing
+    /// its typematic repeat on `clock`.
+    pub fn new(clock: Clock) -> Self {
         Self {
+            clock,
             queue: VecDeque::new(),
             set: 2,
             scanning: true,
@@ -518,12 +605,24 @@ impl Ps2Keyboard {
             last: 0,
             mods: Modifiers::default(),
             overrun: false,
+            repeat: None,
+            key_types: default_key_types(),
         }
     }
 
     /// Power-on reset (no BAT code is queued; the board resets quietly).
     pub fn reset(&mut self) {
-        *self = Self::new();
+        *self = Self::new(self.clock.clone());
+    }
+
+    /// The typematic byte last set by `F3` (bits 4:0 rate, 6:5 delay).
+    pub fn typematic(&self) -> u8 {
+        self.typematic
+    }
+
+    /// The key repeating now, if any.
+    pub fn repeating(&self) -> Option<Key> {
+        self.repeat.map(|r| r.key)
     }
 
     /// The current scancode set (1, 2 or 3).
@@ -562,6 +661,24 @@ impl Ps2Keyboard {
         self.typematic = DEFAULT_TYPEMATIC;
         self.leds = 0;
         self.pending = None;
+        self.key_types = default_key_types();
+        self.repeat = None;
+    }
+
+    /// The set-3 type of `key` (0 for keys without a set-3 code).
+    fn key_type(&self, key: Key) -> u8 {
+        match key.codes().set3 {
+            0 => key_type::MAKE,
+            c => self.key_types[usize::from(c)],
+        }
+    }
+
+    /// Whether `key` repeats while held, in the current set.
+    fn repeats(&self, key: Key) -> bool {
+        match self.set {
+            3 => self.key_type(key) & key_type::TYPEMATIC != 0,
+            _ => key != Key::Pause,
+        }
     }
 
     /// A key went down on the host.
@@ -579,7 +696,21 @@ impl Ps2Keyboard {
         // keyboard's own matrix would.
         let mods = self.mods;
         self.mods.update(key, down);
+        // Only the last key pressed repeats; releasing it ends the repeat
+        // even if other keys are still down.
+        if !down && self.repeat.is_some_and(|r| r.key == key) {
+            self.repeat = None;
+        }
         if !self.scanning {
+            return;
+        }
+        if down {
+            self.repeat = self.repeats(key).then(|| Repeat {
+                key,
+                due: self.clock.now() + typematic_delay(self.typematic),
+            });
+        }
+        if self.set == 3 && !down && self.key_type(key) & key_type::BREAK == 0 {
             return;
         }
         let bytes = make_codes_with(key, down, self.set, mods);
@@ -605,7 +736,7 @@ impl Ps2Keyboard {
         if let Some(p) = self.pending {
             // A byte with bit 7 set where an argument is expected is a new
             // command (set-3 key lists end at the next command byte).
-            let is_cmd = if p == Pending::KeyList {
+            let is_cmd = if matches!(p, Pending::KeyList(_)) {
                 b >= cmd::SET_LEDS
             } else {
                 b & 0x80 != 0
@@ -646,7 +777,10 @@ impl Ps2Keyboard {
                     _ => self.send(RESEND),
                 }
             }
-            Pending::KeyList => self.send(ACK),
+            Pending::KeyList(t) => {
+                self.key_types[usize::from(b)] = t;
+                self.send(ACK);
+            }
         }
     }
 
@@ -671,7 +805,9 @@ impl Ps2Keyboard {
                 self.send(ACK);
             }
             cmd::ENABLE => {
+                // Enable also forgets the last typematic key.
                 self.queue.clear();
+                self.repeat = None;
                 self.scanning = true;
                 self.send(ACK);
             }
@@ -688,10 +824,12 @@ impl Ps2Keyboard {
                 self.send(ACK);
             }
             cmd::ALL_TYPEMATIC | cmd::ALL_MAKE_BREAK | cmd::ALL_MAKE | cmd::ALL_TYPEMATIC_MAKE_BREAK => {
-                self.send(ACK)
+                // The types apply in set 3 only, but may be set in any set.
+                self.key_types = [all_type(b); 256];
+                self.send(ACK);
             }
             cmd::KEY_TYPEMATIC | cmd::KEY_MAKE_BREAK | cmd::KEY_MAKE => {
-                self.pending = Some(Pending::KeyList);
+                self.pending = Some(Pending::KeyList(key_list_type(b)));
                 self.send(ACK);
             }
             cmd::RESEND => {
@@ -708,6 +846,39 @@ impl Ps2Keyboard {
             }
             _ => self.send(RESEND),
         }
+    }
+}
+
+impl Timed for Ps2Keyboard {
+    fn next_deadline(&self) -> Option<Nanos> {
+        self.repeat.map(|r| r.due)
+    }
+
+    /// Send the held key's make code again if its repeat is due.
+    fn advance(&mut self, now: Nanos) {
+        let Some(r) = self.repeat else { return };
+        if now < r.due {
+            return;
+        }
+        if !self.repeats(r.key) {
+            // The set or the key's set-3 type changed while it was held.
+            self.repeat = None;
+            return;
+        }
+        let bytes = make_codes_with(r.key, true, self.set, self.mods);
+        if self.queue.len() + bytes.len() <= REPEAT_ROOM {
+            self.queue.extend(bytes.iter().copied());
+            self.last = bytes.last().copied().unwrap_or(self.last);
+        }
+        // A board that looks late (a busy host) gets one repeat, not a
+        // burst of the ones it missed.
+        let period = typematic_period(self.typematic);
+        let due = if r.due + period > now {
+            r.due + period
+        } else {
+            now + period
+        };
+        self.repeat = Some(Repeat { due, ..r });
     }
 }
 
@@ -756,7 +927,7 @@ mod tests {
         );
         assert!(make_codes(Key::Pause, false, 2).is_empty());
 
-        let mut k = Ps2Keyboard::new();
+        let mut k = Ps2Keyboard::new(Clock::manual());
         k.press(Key::AltLeft);
         k.press(Key::PrintScreen);
         k.release(Key::PrintScreen);
@@ -771,7 +942,7 @@ mod tests {
 
     #[test]
     fn commands() {
-        let mut k = Ps2Keyboard::new();
+        let mut k = Ps2Keyboard::new(Clock::manual());
         k.write(0xff);
         assert_eq!(drain(&mut k), [ACK, BAT_OK]);
         k.write(0xf2);
@@ -804,6 +975,264 @@ mod tests {
         k.write(0xf4);
         k.press(Key::A);
         assert_eq!(drain(&mut k), [ACK, 0x1c], "set 3 make code of A");
+    }
+
+    const MS: Nanos = 1_000_000;
+    /// The default period: 22/240 s (10.9 characters/s).
+    const DEFAULT_PERIOD: Nanos = 91_666_666;
+
+    fn keyboard() -> (Ps2Keyboard, Clock) {
+        let clock = Clock::manual();
+        (Ps2Keyboard::new(clock.clone()), clock)
+    }
+
+    /// Run the keyboard as the board does (advance at each deadline) until
+    /// `end`; the times of the repeats and what each sent.
+    fn run_until(k: &mut Ps2Keyboard, clock: &Clock, end: Nanos) -> Vec<(Nanos, Vec<u8>)> {
+        let mut got = Vec::new();
+        while let Some(d) = k.next_deadline().filter(|&d| d <= end) {
+            clock.set(d);
+            k.advance(d);
+            let bytes = drain(k);
+            if !bytes.is_empty() {
+                got.push((d, bytes));
+            }
+        }
+        clock.set(end);
+        got
+    }
+
+    /// The times at which repeats arrive, from the press at `start`.
+    fn expected(start: Nanos, delay: Nanos, period: Nanos, n: u64) -> Vec<Nanos> {
+        (0..n).map(|i| start + delay + i * period).collect()
+    }
+
+    fn times(got: &[(Nanos, Vec<u8>)]) -> Vec<Nanos> {
+        got.iter().map(|g| g.0).collect()
+    }
+
+    #[test]
+    fn typematic_table() {
+        assert_eq!(typematic_delay(DEFAULT_TYPEMATIC), 500 * MS);
+        assert_eq!(typematic_period(DEFAULT_TYPEMATIC), DEFAULT_PERIOD);
+        assert_eq!(typematic_delay(0x00), 250 * MS);
+        assert_eq!(typematic_delay(0x60), 1000 * MS);
+        // 30.0 and 2.0 characters/s at the ends of the table.
+        assert_eq!(typematic_period(0x00), 33_333_333);
+        assert_eq!(typematic_period(0x1f), 500 * MS);
+    }
+
+    #[test]
+    fn held_key_repeats_after_the_delay_at_the_rate() {
+        let (mut k, clock) = keyboard();
+        clock.set(1000 * MS);
+        k.press(Key::A);
+        assert_eq!(drain(&mut k), [0x1c]);
+        assert_eq!(k.next_deadline(), Some(1500 * MS));
+        k.advance(1499 * MS);
+        assert!(!k.has_data(), "nothing before the delay");
+        let got = run_until(&mut k, &clock, 2000 * MS);
+        assert_eq!(times(&got), expected(1000 * MS, 500 * MS, DEFAULT_PERIOD, 6));
+        assert!(
+            got.iter().all(|g| g.1 == [0x1c]),
+            "repeats are make codes: {got:x?}"
+        );
+        k.release(Key::A);
+        assert_eq!(drain(&mut k), [0xf0, 0x1c], "one break");
+        assert_eq!(k.next_deadline(), None);
+        assert!(run_until(&mut k, &clock, 5000 * MS).is_empty());
+    }
+
+    #[test]
+    fn f3_sets_delay_and_rate() {
+        let (mut k, clock) = keyboard();
+        k.write(cmd::TYPEMATIC);
+        k.write(0x00); // 250 ms, 30 characters/s
+        assert_eq!(drain(&mut k), [ACK, ACK]);
+        assert_eq!(k.typematic(), 0x00);
+        k.press(Key::Space);
+        drain(&mut k);
+        let got = run_until(&mut k, &clock, 400 * MS);
+        assert_eq!(times(&got), expected(0, 250 * MS, 33_333_333, 5));
+        k.release(Key::Space);
+
+        k.write(cmd::TYPEMATIC);
+        k.write(0x7f); // 1 s, 2 characters/s
+        drain(&mut k);
+        k.press(Key::Space);
+        drain(&mut k);
+        let got = run_until(&mut k, &clock, 2500 * MS);
+        assert_eq!(times(&got), expected(400 * MS, 1000 * MS, 500 * MS, 3));
+
+        // F6 and FF restore the defaults.
+        k.write(cmd::SET_DEFAULT);
+        assert_eq!(k.typematic(), DEFAULT_TYPEMATIC);
+        k.write(cmd::TYPEMATIC);
+        k.write(0x00);
+        k.write(cmd::RESET);
+        assert_eq!(k.typematic(), DEFAULT_TYPEMATIC);
+    }
+
+    #[test]
+    fn only_the_last_key_pressed_repeats() {
+        let (mut k, clock) = keyboard();
+        k.press(Key::A);
+        clock.set(300 * MS);
+        k.press(Key::B);
+        assert_eq!(drain(&mut k), [0x1c, 0x32]);
+        assert_eq!(k.repeating(), Some(Key::B));
+        // B's delay counts from its own press.
+        let got = run_until(&mut k, &clock, 900 * MS);
+        assert_eq!(times(&got), expected(300 * MS, 500 * MS, DEFAULT_PERIOD, 2));
+        assert!(got.iter().all(|g| g.1 == [0x32]));
+        // Releasing A (not the repeating key) changes nothing.
+        k.release(Key::A);
+        assert_eq!(drain(&mut k), [0xf0, 0x1c]);
+        assert_eq!(k.repeating(), Some(Key::B));
+        // A pressed again while B is held takes the repeat over; B's
+        // release then changes nothing.
+        k.press(Key::A);
+        assert_eq!(k.repeating(), Some(Key::A));
+        k.release(Key::B);
+        assert_eq!(k.repeating(), Some(Key::A), "B was not the last key");
+        // B pressed and released while A is held: A is still down, but
+        // the repeat stopped with B and does not go back to A.
+        k.press(Key::B);
+        k.release(Key::B);
+        assert_eq!(k.repeating(), None, "A is held, but B was pressed after it");
+        drain(&mut k);
+        assert!(run_until(&mut k, &clock, 3000 * MS).is_empty());
+    }
+
+    #[test]
+    fn extended_keys_repeat_with_their_prefix_and_pause_does_not() {
+        let (mut k, clock) = keyboard();
+        k.press(Key::ArrowUp);
+        assert_eq!(drain(&mut k), [0xe0, 0x75]);
+        let got = run_until(&mut k, &clock, 550 * MS);
+        assert_eq!(got, [(500 * MS, vec![0xe0, 0x75])]);
+        k.release(Key::ArrowUp);
+        k.press(Key::Pause);
+        assert_eq!(k.repeating(), None);
+        k.press(Key::ControlLeft);
+        k.press(Key::Pause); // Break
+        assert_eq!(k.repeating(), None);
+        k.write(cmd::SCANCODE_SET);
+        k.write(1);
+        k.release(Key::ControlLeft);
+        k.press(Key::NumpadEnter);
+        drain(&mut k);
+        let got = run_until(&mut k, &clock, 1100 * MS);
+        assert_eq!(got, [(1050 * MS, vec![0xe0, 0x1c])], "set 1");
+    }
+
+    #[test]
+    fn disabled_scanning_stops_repeats() {
+        let (mut k, clock) = keyboard();
+        k.press(Key::A);
+        k.write(cmd::DEFAULT_DISABLE);
+        assert_eq!(drain(&mut k), [ACK]);
+        assert_eq!(k.next_deadline(), None);
+        assert!(run_until(&mut k, &clock, 2000 * MS).is_empty());
+        // Enable does not bring back the old key; a new press repeats.
+        k.write(cmd::ENABLE);
+        assert_eq!(k.repeating(), None);
+        k.press(Key::A);
+        assert_eq!(k.repeating(), Some(Key::A));
+        // Enable while the key is held also forgets it.
+        k.write(cmd::ENABLE);
+        assert_eq!(k.repeating(), None);
+    }
+
+    #[test]
+    fn set3_key_types() {
+        let (mut k, clock) = keyboard();
+        k.write(cmd::SCANCODE_SET);
+        k.write(3);
+        drain(&mut k);
+        // Default here: typematic make/break.
+        k.press(Key::A);
+        assert_eq!(drain(&mut k), [0x1c]);
+        let got = run_until(&mut k, &clock, 550 * MS);
+        assert_eq!(got, [(500 * MS, vec![0x1c])]);
+        k.release(Key::A);
+        assert_eq!(drain(&mut k), [0xf0, 0x1c]);
+
+        // F8: all make/break, no repeat.
+        k.write(cmd::ALL_MAKE_BREAK);
+        k.press(Key::A);
+        assert_eq!(k.repeating(), None);
+        assert!(run_until(&mut k, &clock, 2000 * MS).is_empty());
+        k.release(Key::A);
+        assert_eq!(drain(&mut k), [ACK, 0x1c, 0xf0, 0x1c]);
+
+        // F9: all make only.
+        k.write(cmd::ALL_MAKE);
+        k.press(Key::A);
+        k.release(Key::A);
+        assert_eq!(drain(&mut k), [ACK, 0x1c]);
+        assert_eq!(k.repeating(), None);
+
+        // F7: all typematic (make and repeats, no break).
+        k.write(cmd::ALL_TYPEMATIC);
+        k.press(Key::A);
+        assert_eq!(drain(&mut k), [ACK, 0x1c]);
+        let got = run_until(&mut k, &clock, 2550 * MS);
+        assert_eq!(times(&got), [2500 * MS]);
+        k.release(Key::A);
+        assert!(!k.has_data());
+
+        // FA: all typematic make/break; FC makes one key make/break.
+        k.write(cmd::ALL_TYPEMATIC_MAKE_BREAK);
+        k.write(cmd::KEY_MAKE_BREAK);
+        k.write(0x1c); // A
+        assert_eq!(drain(&mut k), [ACK, ACK, ACK]);
+        k.write(cmd::ENABLE); // ends the list
+        assert_eq!(drain(&mut k), [ACK]);
+        k.press(Key::A);
+        assert_eq!(k.repeating(), None);
+        k.press(Key::B);
+        assert_eq!(k.repeating(), Some(Key::B));
+
+        // A key type change while the key is held stops its repeat.
+        k.write(cmd::ALL_MAKE_BREAK);
+        assert_eq!(drain(&mut k), [0x1c, 0x32, ACK]);
+        assert!(run_until(&mut k, &clock, 5000 * MS).is_empty());
+        assert_eq!(k.repeating(), None);
+
+        // The set-3 types do not apply in set 2.
+        k.write(cmd::SCANCODE_SET);
+        k.write(2);
+        k.press(Key::C);
+        assert_eq!(k.repeating(), Some(Key::C));
+    }
+
+    #[test]
+    fn repeats_do_not_pile_up_when_the_guest_does_not_read() {
+        let (mut k, clock) = keyboard();
+        k.press(Key::ArrowLeft);
+        // Ten seconds of repeats, nobody reading.
+        while let Some(d) = k.next_deadline().filter(|&d| d <= 10_000 * MS) {
+            clock.set(d);
+            k.advance(d);
+        }
+        let got = drain(&mut k);
+        assert_eq!(got.len(), REPEAT_ROOM, "{got:x?}");
+        assert!(got.chunks(2).all(|c| c == [0xe0, 0x6b]));
+        // A key event still gets through (host events may use more room).
+        k.press(Key::A);
+        assert_eq!(drain(&mut k), [0x1c]);
+    }
+
+    #[test]
+    fn a_late_board_gets_one_repeat_not_a_burst() {
+        let (mut k, clock) = keyboard();
+        k.press(Key::A);
+        drain(&mut k);
+        clock.set(3000 * MS);
+        k.advance(3000 * MS);
+        assert_eq!(drain(&mut k), [0x1c]);
+        assert_eq!(k.next_deadline(), Some(3000 * MS + DEFAULT_PERIOD));
     }
 }
 

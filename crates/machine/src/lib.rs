@@ -22,9 +22,9 @@
 //! | x87 error latch (FERR# → IRQ13) | 0xF0 | 13 |
 //! | debug exit | 0xF4 | — |
 //!
-//! Time comes from the host clock; timers (PIT, RTC, UARTs) are brought up
-//! to date between slices of guest instructions, and a halted CPU sleeps
-//! until the next timer deadline.
+//! Time comes from the host clock; timers (PIT, RTC, UARTs, the keyboard's
+//! typematic repeat) are brought up to date between slices of guest
+//! instructions, and a halted CPU sleeps until the next timer deadline.
 
 #![forbid(unsafe_code)]
 
@@ -392,7 +392,13 @@ impl Machine {
         register(&mut bus, Pit::PORTS, pit.clone())?;
         let rtc = shared(Rtc::new(clock.clone(), irq(8)));
         register(&mut bus, Rtc::PORTS, rtc.clone())?;
-        let kbd = shared(I8042::new(irq(1), irq(12), a20.clone(), reset.clone()));
+        let kbd = shared(I8042::new(
+            clock.clone(),
+            irq(1),
+            irq(12),
+            a20.clone(),
+            reset.clone(),
+        ));
         register(&mut bus, i8042::PORTS, kbd.clone())?;
         let sysctl = shared(SysCtl::new(a20, reset.clone()));
         register(&mut bus, sysctl::PORTS, sysctl.clone())?;
@@ -678,11 +684,13 @@ impl Machine {
     /// Bring the timers up to date; returns the next deadline (guest ns).
     fn service_timers(&mut self) -> Option<u64> {
         let now = self.clock.now();
-        let timed: [Shared<dyn Timed>; 4] = [
+        let timed: [Shared<dyn Timed>; 5] = [
             self.dev.pit.clone(),
             self.dev.rtc.clone(),
             self.dev.com1.clone(),
             self.dev.com2.clone(),
+            // Typematic repeat of a held key.
+            self.dev.kbd.clone(),
         ];
         let mut next: Option<u64> = None;
         for t in timed {

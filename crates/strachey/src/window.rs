@@ -21,10 +21,11 @@
 //!   changed;
 //! - turns host key presses and releases into PS/2 key presses and
 //!   releases on the 8042 by *position* (SDL scancodes, so the guest's own
-//!   keyboard layout applies, as on a real PC), extended keys included; the
-//!   host's key repeat arrives as repeated presses, which is what a PS/2
-//!   keyboard's typematic repeat sends (repeated makes, one break). Keys
-//!   held when the window loses focus are released;
+//!   keyboard layout applies, as on a real PC), extended keys included: one
+//!   make on press, one break on release. The host's own key repeat is
+//!   ignored: the PS/2 keyboard repeats a held key by itself, on the guest
+//!   clock, at the delay and rate the guest chose (`F3`). Keys held when
+//!   the window loses focus are released (which also ends their repeat);
 //! - grabs the mouse on a click in the window (that click is not passed
 //!   on) and then sends relative motion, buttons and the wheel to the PS/2
 //!   mouse; [`GRAB_CHORD`] (Ctrl+Alt+G) grabs or releases it;
@@ -479,8 +480,12 @@ impl Input {
                 if self.swallowed.contains(&sc) {
                     return Action::None;
                 }
+                // The host's auto-repeat is not passed on: the guest's
+                // keyboard repeats held keys itself (typematic).
+                if repeat {
+                    return Action::None;
+                }
                 if let Some(key) = key_for(sc) {
-                    // A repeat is another make code, as typematic sends.
                     self.held.insert(key);
                     kbd.borrow_mut().press(key);
                 }

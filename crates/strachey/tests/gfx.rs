@@ -23,12 +23,17 @@ fn root() -> PathBuf {
 /// Assemble the ROMs and run gfx.bin to its exit; the machine and what the
 /// capture port recorded.
 fn run_gfx() -> (Machine, Vec<Capture>) {
-    let st = Command::new("sh")
-        .arg(root().join("test-roms/build.sh"))
-        .status()
-        .expect("run test-roms/build.sh");
+    // Once per test process (the tests here run in parallel).
+    static BUILT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let built = *BUILT.get_or_init(|| {
+        Command::new("sh")
+            .arg(root().join("test-roms/build.sh"))
+            .status()
+            .expect("run test-roms/build.sh")
+            .success()
+    });
     assert!(
-        st.success(),
+        built,
         "test-roms/build.sh failed (is nasm installed? `cargo xtask test` installs it)"
     );
     let bios = std::fs::read(root().join("test-roms/build/gfx.bin")).expect("read gfx.bin");

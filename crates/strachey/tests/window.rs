@@ -499,6 +499,49 @@ fn click_grabs_the_mouse_and_closing_the_window_quits() {
     );
 }
 
+/// A key held down repeats from the guest's own keyboard: one make, then
+/// after the typematic delay (500 ms, SeaBIOS keeps the defaults) a repeat
+/// every 1/10.9 s. The X server's own auto-repeat (which SDL reports as
+/// repeated key-downs) is not passed on: with it the count would be well
+/// above the range.
+#[test]
+fn a_held_key_repeats_at_the_guests_typematic_rate() {
+    need_display();
+    let _turn = display_lock();
+    let dir = Scratch::new("repeat");
+    let mut emu = Emulator::start(&dir.0);
+    let window = emu.window();
+    emu.wait_for_line("Strachey keyboard test");
+    xdotool(&["windowfocus", "--sync", &window]);
+    let start = Instant::now();
+    xdotool(&["keydown", "x"]);
+    std::thread::sleep(Duration::from_millis(1200));
+    xdotool(&["keyup", "x"]);
+    let held = start.elapsed().as_secs_f64();
+    type_keys(&window, &["Return"]);
+    let (code, stderr, out) = emu.wait();
+    assert_eq!(
+        code,
+        Some(1),
+        "the guest should exit with 0 (status 1)\n{out}\n{stderr}"
+    );
+    let got = out
+        .lines()
+        .find_map(|l| l.strip_prefix("GOT: "))
+        .unwrap_or_else(|| panic!("no GOT line:\n{out}"));
+    assert!(got.chars().all(|c| c == 'x'), "only x was typed: {got:?}");
+    // The press, then one repeat at 500 ms and every 91.7 ms after it, for
+    // about as long as the key was down (give or take the time xdotool
+    // takes to start).
+    let repeats = |secs: f64| 1 + ((secs - 0.5) / (22.0 / 240.0)).max(-1.0).floor() as i64 + 1;
+    let (low, high) = (repeats(1.2 - 0.3), repeats(held + 0.3));
+    let n = got.len() as i64;
+    assert!(
+        (low..=high).contains(&n),
+        "held {held:.2} s: {n} x's, expected {low}..={high}"
+    );
+}
+
 fn wait_for_title(emu: &mut Emulator, window: &str, ok: impl Fn(&str) -> bool) -> String {
     let start = Instant::now();
     loop {

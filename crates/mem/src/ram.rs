@@ -69,8 +69,13 @@ impl GuestRam {
         if unsafe { libc::ftruncate(fd.as_raw_fd(), size) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: a fresh shared mapping of the whole file; the result is
-        // checked against MAP_FAILED before use.
+        Self::map(fd, len)
+    }
+
+    /// Map the whole file `fd`, `len` bytes long, read-write and shared.
+    fn map(fd: OwnedFd, len: usize) -> io::Result<Self> {
+        // SAFETY: a fresh shared mapping of the whole file, whose size is
+        // `len`; the result is checked against MAP_FAILED before use.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -180,26 +185,7 @@ impl GuestRam {
     /// # Errors
     /// The host refused to duplicate the descriptor or to map it.
     pub fn map_again(&self) -> io::Result<Self> {
-        let fd = self.0.fd.try_clone()?;
-        let len = self.0.len;
-        // SAFETY: a fresh shared mapping of the whole file, whose size is
-        // `len` (set when the first mapping was made); the result is
-        // checked against MAP_FAILED before use.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_NORESERVE,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let base = NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("null mapping"))?;
-        Ok(Self(Arc::new(Mapping { fd, base, len })))
+        Self::map(self.0.fd.try_clone()?, self.0.len)
     }
 }
 

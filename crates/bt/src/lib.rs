@@ -36,6 +36,56 @@ mod window;
 
 use cpu::{Bus, Cpu, Exit};
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+/// The hasher of the translator's tables: a rotate, an xor and a multiply
+/// per word (the keys are small integers: EIPs, pages, block numbers; the
+/// tables need speed on every block lookup, not resistance to chosen keys).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FastHasher(u64);
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.add(u64::from(b));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, v: u8) {
+        self.add(u64::from(v));
+    }
+    #[inline]
+    fn write_u16(&mut self, v: u16) {
+        self.add(u64::from(v));
+    }
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.add(u64::from(v));
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.add(v);
+    }
+    #[inline]
+    fn write_usize(&mut self, v: usize) {
+        self.add(v as u64);
+    }
+}
+
+/// A hash map with [`FastHasher`].
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 use std::mem::offset_of;
 
 pub use translate::{listing, translate, Env, Translation};
@@ -46,7 +96,7 @@ pub use translate::{listing, translate, Env, Translation};
 /// instruction is left to the interpreter.
 pub fn listing_at_fixed_addresses(bytes: &[u8], eip: u32, mode: u8) -> Option<String> {
     const RX: u64 = 0x7f00_0010_0000;
-    let callouts = HashMap::new();
+    let callouts = FastMap::default();
     let env = Env {
         rx: RX,
         exit: 0x7f00_0000_0040,
@@ -87,7 +137,7 @@ pub trait VideoMemory {
 /// offset in the video file, and whether it is writable now.
 #[derive(Default)]
 struct VideoMap {
-    pages: HashMap<u64, (u64, bool)>,
+    pages: FastMap<u64, (u64, bool)>,
     /// The windows as mapped (to unmap them).
     ranges: Vec<(u64, u64)>,
     generation: u64,
@@ -116,8 +166,6 @@ pub struct Context {
     pub regs: [u32; 8],
     /// Host RFLAGS image: guest arithmetic flags and DF.
     pub rflags: u64,
-    /// Host address to enter.
-    pub target: u64,
     /// Guest EIP to continue at.
     pub next_eip: u32,
     /// Why the block returned.
@@ -148,9 +196,13 @@ pub struct Context {
     pub fpu_opseg: u32,
     /// Its memory operand's offset.
     pub fpu_fdp: u32,
+    /// The mnemonic (`iced_x86::Mnemonic` as a number) of the instruction
+    /// a `REASON_FALLBACK` exit leaves to the interpreter.
+    pub callout: u32,
     /// The host's MXCSR, kept across the guest state's FXRSTOR.
     pub host_mxcsr: u32,
-    _pad1: u32,
+    /// Host address to enter.
+    pub target: u64,
     /// Host RIP of a fault.
     pub fault_rip: u64,
     /// Faulting data address.
@@ -180,7 +232,6 @@ impl Default for Context {
         Self {
             regs: [0; 8],
             rflags: 0,
-            target: 0,
             next_eip: 0,
             reason: 0,
             budget: 0,
@@ -193,8 +244,9 @@ impl Default for Context {
             fpu_fip: 0,
             fpu_opseg: u32::MAX,
             fpu_fdp: 0,
+            callout: u32::MAX,
             host_mxcsr: 0,
-            _pad1: 0,
+            target: 0,
             fault_rip: 0,
             fault_addr: 0,
             fault_signo: 0,
@@ -245,7 +297,7 @@ pub struct BtStats {
     /// Instructions the interpreter executed at a translated block's
     /// request (not translated: sensitive, privileged or not yet handled),
     /// by mnemonic.
-    pub callouts: HashMap<iced_x86::Mnemonic, u64>,
+    pub callouts: FastMap<iced_x86::Mnemonic, u64>,
     /// Instructions interpreted because the CPU was in a mode the
     /// translator does not handle, by mode (`MODE_NAMES`).
     pub by_mode: [u64; MODE_NAMES.len()],
@@ -335,24 +387,24 @@ pub struct Bt {
     exit: u64,
     runtime_len: usize,
     /// (EIP, physical address, mode bits) -> block index.
-    blocks: HashMap<(u32, u64, u8), usize>,
+    blocks: FastMap<(u32, u64, u8), usize>,
     list: Vec<Block>,
     /// Guest physical pages holding translated code -> blocks.
-    by_page: HashMap<u64, Vec<usize>>,
+    by_page: FastMap<u64, Vec<usize>>,
     /// Exit stubs waiting for a block at an (EIP, mode) to exist.
-    pending: HashMap<(u32, u8), Vec<Patch>>,
+    pending: FastMap<(u32, u8), Vec<Patch>>,
     /// Stubs chained into each block (undone when it is dropped).
-    incoming: HashMap<usize, Vec<(Patch, u32)>>,
+    incoming: FastMap<usize, Vec<(Patch, u32)>>,
     /// The helper that loads the guest FPU state into the host FPU.
     fpu_load: u64,
     /// The guest FPU state `ctx.fpu_image` holds (rebuilt when the
     /// interpreter changed it).
     fpu_cached: Option<cpu::fpu::Fpu>,
     /// Host faults seen at each guest instruction.
-    fault_counts: HashMap<u32, u32>,
+    fault_counts: FastMap<u32, u32>,
     /// Guest instructions translated as callouts (they kept faulting), with
     /// the executions left before they are tried as host code again.
-    callout_eips: HashMap<u32, u32>,
+    callout_eips: FastMap<u32, u32>,
     /// Print each translation (`--trace-translation`).
     pub trace: bool,
     /// Longest block in guest instructions (tests compare engines at
@@ -464,8 +516,8 @@ impl Bt {
             exit: rt.exit,
             fpu_load: rt.fpu_load,
             fpu_cached: None,
-            fault_counts: HashMap::new(),
-            callout_eips: HashMap::new(),
+            fault_counts: FastMap::default(),
+            callout_eips: FastMap::default(),
             trace: false,
             max_insns: translate::MAX_INSNS,
             check_every_block: false,
@@ -476,11 +528,11 @@ impl Bt {
                 ..VideoMap::default()
             },
             runtime_len,
-            blocks: HashMap::new(),
+            blocks: FastMap::default(),
             list: Vec::new(),
-            by_page: HashMap::new(),
-            pending: HashMap::new(),
-            incoming: HashMap::new(),
+            by_page: FastMap::default(),
+            pending: FastMap::default(),
+            incoming: FastMap::default(),
             ctx,
             ibtc: (0..MODES).map(|_| None).collect(),
             miss: rt.miss,
@@ -575,8 +627,8 @@ impl Bt {
                 continue;
             }
             let Some(b) = self.lookup(cpu, bus) else {
-                // The first instruction here is for the interpreter.
-                let e = self.callout(cpu, bus);
+                // The code here is not in RAM or ROM: the interpreter.
+                let e = self.callout(cpu, bus, None);
                 if e != Exit::Budget {
                     return e;
                 }
@@ -603,7 +655,8 @@ impl Bt {
                 }
                 REASON_FALLBACK => {
                     cpu.state.eip = self.ctx.next_eip;
-                    let e = self.callout(cpu, bus);
+                    let known = iced_x86::Mnemonic::try_from(self.ctx.callout as usize).ok();
+                    let e = self.callout(cpu, bus, known);
                     if e != Exit::Budget {
                         return e;
                     }
@@ -715,12 +768,14 @@ impl Bt {
 
     /// The interpreter executes the instruction at EIP for translated code
     /// (a callout), counted by mnemonic.
-    fn callout(&mut self, cpu: &mut Cpu, bus: &mut Bus) -> Exit {
+    fn callout(&mut self, cpu: &mut Cpu, bus: &mut Bus, known: Option<iced_x86::Mnemonic>) -> Exit {
         self.stats.fallbacks += 1;
-        let m = peek_code(bus, cpu.state.eip).map_or(iced_x86::Mnemonic::INVALID, |b| {
-            iced_x86::Decoder::with_ip(32, &b, 0, iced_x86::DecoderOptions::NONE)
-                .decode()
-                .mnemonic()
+        let m = known.unwrap_or_else(|| {
+            peek_code(bus, cpu.state.eip).map_or(iced_x86::Mnemonic::INVALID, |b| {
+                iced_x86::Decoder::with_ip(32, &b, 0, iced_x86::DecoderOptions::NONE)
+                    .decode()
+                    .mnemonic()
+            })
         });
         *self.stats.callouts.entry(m).or_default() += 1;
         let eip = cpu.state.eip;
@@ -731,8 +786,11 @@ impl Bt {
             if *n == 0 {
                 self.callout_eips.remove(&eip);
                 self.fault_counts.remove(&eip);
+                // The blocks that end in this callout, and the one that is
+                // just this callout, are translated again.
                 let page = u64::from(eip.wrapping_sub(1)) >> 12;
                 self.drop_blocks(page, |b| b.eip.wrapping_add(b.guest_len) == eip);
+                self.drop_blocks(u64::from(eip) >> 12, |b| b.eip == eip);
             }
         }
         cpu.run(bus, 1)
@@ -862,7 +920,7 @@ impl Bt {
     /// The guest EIP of the instruction at host address `rip`.
     fn eip_of_fault(&self, rip: u64) -> u32 {
         let (b, k) = self.insn_of_fault(rip);
-        self.list[b].map[k].1
+        self.list[b].map.get(k).map_or(self.list[b].eip, |m| m.1)
     }
 
     /// (block, index of the guest instruction) holding host address `rip`.
@@ -1152,7 +1210,7 @@ fn emit_runtime(cache: &mut cache::CodeCache) -> Runtime {
     };
     let regs = offset_of!(Context, regs);
     let rflags = r(offset_of!(Context, rflags));
-    let target = r(offset_of!(Context, target));
+    let target = (offset_of!(Context, target) as u32).to_le_bytes();
     let budget = r(offset_of!(Context, budget));
     let executed = r(offset_of!(Context, executed));
     // Register field of each guest register's host register in ModRM
@@ -1182,7 +1240,8 @@ fn emit_runtime(cache: &mut cache::CodeCache) -> Runtime {
     entry.extend_from_slice(&[0x4d, 0x8b, 0x6f, budget]); // mov r13, [r15+budget]
     entry.extend_from_slice(&[0x4d, 0x8b, 0x77, executed]); // mov r14, [r15+executed]
     entry.extend_from_slice(&[0x41, 0xff, 0x77, rflags, 0x9d]); // push [r15+rflags]; popfq
-    entry.extend_from_slice(&[0x41, 0xff, 0x67, target]); // jmp [r15+target]
+    entry.extend_from_slice(&[0x41, 0xff, 0xa7]); // jmp [r15+target]
+    entry.extend_from_slice(&target);
     let entry_off = cache.push(&entry).expect("empty cache has room");
 
     let mut exit = vec![0x9c, 0x41, 0x8f, 0x47, rflags]; // pushfq; pop [r15+rflags]

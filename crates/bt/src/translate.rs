@@ -86,7 +86,7 @@ pub struct Env<'a> {
     pub mode: u8,
     /// Guest instructions to leave to the interpreter (they kept faulting
     /// when translated).
-    pub callouts: &'a std::collections::HashMap<u32, u32>,
+    pub callouts: &'a crate::FastMap<u32, u32>,
     /// Longest block, in guest instructions (1 to `MAX_INSNS`).
     pub max_insns: u32,
 }
@@ -569,19 +569,25 @@ pub fn translate(bytes: &[u8], eip: u32, env: &Env) -> Option<Translation> {
             }
         }
     }
-    if insns == 0 {
-        return None;
-    }
     e.code[count_at + 3..count_at + 7].copy_from_slice(&insns.to_le_bytes());
+    let mut guest_len = next.wrapping_sub(eip);
     if !ended {
         // Fell off the end (length limit, page end, or an instruction for
-        // the interpreter): continue at `next`.
-        let reason = if dec.can_decode() && insns < max {
-            REASON_FALLBACK
+        // the interpreter): continue at `next`. A block whose very first
+        // instruction is for the interpreter is just that callout, so that
+        // jumps to it chain and it is not translated again each time.
+        let stopped = dec.can_decode() || insns == 0;
+        if stopped && insns < max {
+            e.store_imm(offset_of!(Context, callout), i.mnemonic() as u32);
+            e.exit_to(next, REASON_FALLBACK);
+            if insns == 0 {
+                // Its code is the instruction it leaves to the interpreter
+                // (a write to it must drop the block).
+                guest_len = i.len().max(1) as u32;
+            }
         } else {
-            REASON_NEXT
-        };
-        e.exit_to(next, reason);
+            e.exit_to(next, REASON_NEXT);
+        }
     }
     Some(Translation {
         code: e.code,
@@ -590,7 +596,7 @@ pub fn translate(bytes: &[u8], eip: u32, env: &Env) -> Option<Translation> {
         entry,
         map,
         insns,
-        guest_len: next.wrapping_sub(eip),
+        guest_len,
         exits: e.exits,
     })
 }

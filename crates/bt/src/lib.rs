@@ -495,7 +495,16 @@ impl Bt {
     /// # Errors
     /// The host refused the code cache or the guest window.
     pub fn new(bus: &Bus) -> std::io::Result<Self> {
-        let mut cache = cache::CodeCache::new(CACHE_SIZE)?;
+        Self::with_cache_size(bus, CACHE_SIZE)
+    }
+
+    /// A translator with a code cache of `bytes` (at least 256 KiB; tests
+    /// use small ones to see it flushed when full).
+    ///
+    /// # Errors
+    /// The host refused the code cache or the guest window.
+    pub fn with_cache_size(bus: &Bus, bytes: usize) -> std::io::Result<Self> {
+        let mut cache = cache::CodeCache::new(bytes.max(256 << 10))?;
         let window = window::Window::new(&bus.mem)?;
         window.activate()?;
         let rt = emit_runtime(&mut cache);

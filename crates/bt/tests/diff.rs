@@ -314,3 +314,32 @@ fn code_that_faults_in_every_instruction_agrees() {
     assert!(faults < 100, "{faults} host faults for 15,000 accesses");
     assert_eq!(b.state.regs, a.state.regs);
 }
+
+#[test]
+fn a_full_code_cache_is_flushed_and_refilled() {
+    use iced_x86::code_asm::*;
+    // Code that rewrites itself every iteration makes a new block each
+    // time: with a small cache, it fills up and is flushed many times.
+    let code = asm(|a| {
+        let mut top = a.create_label();
+        a.mov(ecx, 20_000)?;
+        a.xor(eax, eax)?;
+        a.set_label(&mut top)?;
+        a.add(eax, 0x1234_5678)?; // the immediate at 0x1008
+        a.lea(edx, ptr(0x1000))?;
+        a.inc(dword_ptr(edx + 8))?;
+        a.dec(ecx)?;
+        a.jnz(top)?;
+        a.cli()?;
+        a.hlt()
+    });
+    let (mut a, mut abus) = machine(&code);
+    let ea = a.run(&mut abus, 10_000_000);
+    let (mut b, mut bbus) = machine(&code);
+    let mut bt = bt::Bt::with_cache_size(&bbus, 256 << 10).unwrap();
+    let eb = bt.run(&mut b, &mut bbus, 10_000_000);
+    assert_eq!(ea, eb);
+    assert_eq!(a.state.regs, b.state.regs);
+    assert_eq!(a.state.eip, b.state.eip);
+    assert!(bt.stats.flushes >= 3, "{:?}", bt.stats);
+}

@@ -49,6 +49,15 @@ const MAX_REPORTS: u64 = 12;
 /// Reports per form, so one broken form does not hide the others, unless
 /// `STRACHEY_ORACLE_REPORTS_PER_FORM` says otherwise.
 const MAX_REPORTS_PER_FORM: u64 = 2;
+/// Times the host runs a case again before a difference counts against the engine.
+/// The host is not a perfectly steady oracle: when the kernel switches tasks it saves
+/// and restores the FPU, and on the AMD hosts this project runs on FIP, FDP, FCS, FDS
+/// and FOP come back as 0 (checked: an FLD, 200 ms of integer work while another task
+/// shares the core, then FNSTENV). A case preempted between its instruction and the
+/// FNSTENV that reads the pointers back then differs; CI, on a loaded 2-core machine,
+/// saw it in 2 of 217,000 x87 cases. An engine is deterministic: a real difference is
+/// there on every run, and the count of cases that needed a re-run is printed.
+const HOST_RERUNS: usize = 3;
 
 /// Writes the descriptor tables of [`GDT_ADDR`] and [`IDT_ADDR`] (SDM Vol. 3A §3.4.5 and
 /// §6.11) and the handlers at [`HANDLERS`].
@@ -281,6 +290,8 @@ struct Tally {
     mismatches: u64,
     /// Cases accepted through `known_deviations_x87.txt`.
     deviations: u64,
+    /// Cases that agreed only when the host ran them again ([`HOST_RERUNS`]).
+    reruns: u64,
     bad_forms: BTreeMap<String, u64>,
 }
 
@@ -321,12 +332,24 @@ pub fn run(cfg: &Config, mut engine: impl FnMut(&Case) -> Outcome) -> u64 {
         let mut form_reports = 0;
         for i in 0..per_form {
             let case = generate(form, i, &mut rng);
-            let host = run_native(&case.bytes, &case.before);
+            let mut host = run_native(&case.bytes, &case.before);
             IN_ENGINE.with(|f| f.set(true));
             let other = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine(&case)));
             IN_ENGINE.with(|f| f.set(false));
             t.cases += 1;
             let supported = fi < integer_forms.len() || cpu::supports(&case.instr);
+            if let Ok(other) = &other {
+                let differs = |host: &Outcome| !differences_under(&case, host, other, cfg.rules).is_empty();
+                if supported && differs(&host) {
+                    if let Some(again) = (0..HOST_RERUNS)
+                        .map(|_| run_native(&case.bytes, &case.before))
+                        .find(|again| !differs(again))
+                    {
+                        t.reruns += 1;
+                        host = again;
+                    }
+                }
+            }
             let label = format!("{}:", cfg.engine);
             let text = match &other {
                 Ok(_) if !supported => format!(
@@ -376,8 +399,13 @@ pub fn run(cfg: &Config, mut engine: impl FnMut(&Case) -> Outcome) -> u64 {
         } else {
             String::new()
         };
+        let reruns = if t.reruns > 0 {
+            format!(" ({} agreed when the host ran them again)", t.reruns)
+        } else {
+            String::new()
+        };
         println!(
-            "{name}: {group} {} forms, {} cases, {} mismatches{deviations}",
+            "{name}: {group} {} forms, {} cases, {} mismatches{deviations}{reruns}",
             t.forms, t.cases, t.mismatches
         );
         total += t.mismatches;

@@ -217,6 +217,8 @@ pub struct Context {
     pub rx_end: u64,
     /// Where a fault resumes.
     pub fault_exit: u64,
+    /// Kicks the signal handler took since the run loop last looked.
+    pub kicks: u64,
     /// The guest x87/MMX state as an FXSAVE image (16-byte aligned), loaded
     /// into the host FPU on demand and saved back at exit.
     pub fpu_image: FxArea,
@@ -254,6 +256,7 @@ impl Default for Context {
             rx_start: 0,
             rx_end: 0,
             fault_exit: 0,
+            kicks: 0,
             fpu_image: FxArea([0; 512]),
         }
     }
@@ -310,6 +313,9 @@ pub struct BtStats {
     /// Video pages made writable after a first write (each one reported
     /// to the device as dirty).
     pub video_dirty_pages: u64,
+    /// Times another thread's raise of the attention flag made translated
+    /// code leave for the run loop.
+    pub kicks: u64,
 }
 
 /// Why the interpreter ran instead of translated code (`BtStats::by_mode`).
@@ -425,6 +431,10 @@ pub struct Bt {
     ibtc: Vec<Option<Box<[u64]>>>,
     /// The indirect-branch miss stub.
     miss: u64,
+    /// The thread running translated code, for the board's waker.
+    kick: std::sync::Arc<signal::Kick>,
+    /// The waker registered with the board's attention flag.
+    waker: mem::Waker,
     /// Counters.
     pub stats: BtStats,
 }
@@ -511,6 +521,8 @@ impl Bt {
         let (rx_start, rx_end) = cache.rx_range();
         signal::install();
         let runtime_len = cache.next_offset();
+        let kick = std::sync::Arc::new(signal::Kick::default());
+        let waker = kick.waker();
         let ctx = Box::new(Context {
             rx_start,
             rx_end,
@@ -545,6 +557,8 @@ impl Bt {
             ctx,
             ibtc: (0..MODES).map(|_| None).collect(),
             miss: rt.miss,
+            kick,
+            waker,
             stats: BtStats::default(),
         })
     }
@@ -607,12 +621,24 @@ impl Bt {
     }
 
     /// Run until `budget` blocks (translated) or interpreter instructions
-    /// have run, or something needs the board.
+    /// have run, or something needs the board. Another thread's raise of
+    /// `bus.attention` while translated code runs ends the run early with
+    /// `Exit::Budget` (a kick); the next call sees the event.
     pub fn run(&mut self, cpu: &mut Cpu, bus: &mut Bus, budget: u64) -> Exit {
         let mut left = budget.max(1);
         // The GS base is per thread; the machine may run on any thread.
         if self.window.activate().is_err() {
             return cpu.run(bus, budget);
+        }
+        // Another thread's raise of the attention flag must reach
+        // translated code (`signal::Kick`).
+        self.kick.here();
+        if !bus
+            .attention
+            .waker()
+            .is_some_and(|w| std::sync::Arc::ptr_eq(&w, &self.waker))
+        {
+            bus.attention.set_waker(self.waker.clone());
         }
         loop {
             self.sync_smc(cpu, bus);
@@ -881,14 +907,24 @@ impl Bt {
         self.stats.entries += 1;
         let ctx_ptr: *mut Context = c;
         signal::ACTIVE.with(|a| a.set(ctx_ptr));
+        // From here a raise from another thread sends a kick; one that came
+        // just before is seen here (see `Kick::waker`).
+        self.kick.set_in_code(true);
+        if Self::event_pending(cpu, bus) {
+            // SAFETY: our own live context; volatile as the kick handler's
+            // stores are.
+            unsafe { std::ptr::write_volatile(std::ptr::addr_of_mut!((*ctx_ptr).budget), 0) };
+        }
         let f: extern "sysv64" fn(*mut Context) =
             // SAFETY: `entry` is the entry stub emitted by `emit_runtime`,
             // which follows the SysV ABI (saves callee-saved registers,
             // keeps RSP aligned, returns with DF clear).
             unsafe { std::mem::transmute::<u64, extern "sysv64" fn(*mut Context)>(self.entry) };
         f(ctx_ptr);
+        self.kick.set_in_code(false);
         signal::ACTIVE.with(|a| a.set(std::ptr::null_mut()));
-        let c = &*self.ctx;
+        let c = &mut *self.ctx;
+        self.stats.kicks += std::mem::take(&mut c.kicks);
         cpu.state.regs = c.regs;
         cpu.state.eflags = (cpu.state.eflags & !keep) | (c.rflags as u32 & keep);
         let reason = c.reason;

@@ -8,6 +8,13 @@
 //! the faulting instruction. Everything else is passed to the handler that
 //! was installed before (Rust's stack-overflow handler, for instance). It is
 //! async-signal-safe: atomics and plain stores only.
+//!
+//! The same module makes translated code leave for the run loop when
+//! another thread raises the board's attention flag (a "kick"): the
+//! waker [`Kick::waker`] registers sends [`KICK_SIGNAL`] to the thread
+//! while it runs translated code, and the handler zeroes the block budget
+//! wherever it is held at that moment, so the next budget check (every
+//! backward edge, indirect branch and run-loop entry) exits.
 
 use std::cell::Cell;
 use std::sync::Once;
@@ -19,10 +26,14 @@ thread_local! {
     pub(crate) static ACTIVE: Cell<*mut crate::Context> = const { Cell::new(std::ptr::null_mut()) };
 }
 
-const SIGNALS: [libc::c_int; 3] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE];
+/// The signal a kick sends: SIGURG, whose default action is to ignore it,
+/// so one that arrives after translated code has left does nothing.
+pub(crate) const KICK_SIGNAL: libc::c_int = libc::SIGURG;
+
+const SIGNALS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, KICK_SIGNAL];
 
 /// The previous handlers, for chaining.
-static mut PREVIOUS: [std::mem::MaybeUninit<libc::sigaction>; 3] = [std::mem::MaybeUninit::uninit(); 3];
+static mut PREVIOUS: [std::mem::MaybeUninit<libc::sigaction>; 4] = [std::mem::MaybeUninit::uninit(); 4];
 static INSTALL: Once = Once::new();
 
 /// Install the handler (once per process).
@@ -35,7 +46,9 @@ pub(crate) fn install() {
             unsafe {
                 let mut sa: libc::sigaction = std::mem::zeroed();
                 sa.sa_sigaction = handler as *const () as usize;
-                sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+                // SA_RESTART: a kick that lands just after the thread left
+                // translated code for a system call must not fail the call.
+                sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER | libc::SA_RESTART;
                 libc::sigemptyset(&mut sa.sa_mask);
                 let prev = std::ptr::addr_of_mut!(PREVIOUS[i]).cast::<libc::sigaction>();
                 libc::sigaction(sig, &sa, prev);
@@ -50,6 +63,11 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut l
     let gregs = &mut uc.uc_mcontext.gregs;
     let rip = gregs[libc::REG_RIP as usize] as u64;
     let ctx = ACTIVE.with(Cell::get);
+    if sig == KICK_SIGNAL {
+        kicked(ctx, gregs);
+        chain(sig, info, uctx);
+        return;
+    }
     // SAFETY: a non-null ACTIVE is the live context of this thread's
     // translated code (set just before entering it, cleared after).
     let ours = !ctx.is_null()
@@ -70,6 +88,40 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut l
     chain(sig, info, uctx);
 }
 
+/// A kick arrived on a thread whose translated code uses context `ctx`
+/// (null if none is entered): zero the budget, in the context (the entry
+/// stub has not loaded it yet, or the run loop reads it next) and, if the
+/// thread is in translated code, in the register that holds it there.
+fn kicked(ctx: *mut crate::Context, gregs: &mut [libc::greg_t]) {
+    if ctx.is_null() {
+        return;
+    }
+    let rip = gregs[libc::REG_RIP as usize] as u64;
+    // SAFETY: a non-null ACTIVE is this thread's live context; the run loop
+    // does not touch it between entering and leaving translated code, and
+    // reads it only after (volatile stores: the compiler must not assume
+    // the interrupted code's view of it).
+    let in_code = unsafe {
+        std::ptr::write_volatile(std::ptr::addr_of_mut!((*ctx).budget), 0);
+        let kicks = std::ptr::addr_of_mut!((*ctx).kicks);
+        std::ptr::write_volatile(kicks, std::ptr::read_volatile(kicks) + 1);
+        rip >= (*ctx).rx_start && rip < (*ctx).rx_end
+    };
+    if !in_code || gregs[libc::REG_R15 as usize] as u64 != ctx as u64 {
+        return;
+    }
+    // SAFETY: RIP lies in the code cache's executable view, readable for
+    // its whole length; the bytes before it are the runtime stubs' or
+    // another block's, and those after it the same block's (every block
+    // ends in a jump, so at least 5 bytes follow any instruction).
+    let code = |k: i64, n: usize| unsafe { std::slice::from_raw_parts((rip as i64 + k) as *const u8, n) };
+    match crate::translate::budget_holder(code(-4, 4), code(0, 4)) {
+        crate::translate::BudgetHolder::R13 => gregs[libc::REG_R13 as usize] = 0,
+        crate::translate::BudgetHolder::Rcx(v) => gregs[libc::REG_RCX as usize] = v,
+        crate::translate::BudgetHolder::Zero => {}
+    }
+}
+
 /// Pass a signal that is not ours to the previous handler.
 fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut libc::c_void) {
     let Some(i) = SIGNALS.iter().position(|&s| s == sig) else {
@@ -78,6 +130,10 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut libc::c_void) 
     // SAFETY: `PREVIOUS[i]` was initialised by `install` before our handler
     // was installed for `sig`, and is never written again.
     let prev = unsafe { (*std::ptr::addr_of!(PREVIOUS[i])).assume_init() };
+    if sig == KICK_SIGNAL && prev.sa_sigaction <= 1 {
+        // Ignored by default (and by SIG_IGN): ours alone.
+        return;
+    }
     if prev.sa_flags & libc::SA_SIGINFO != 0 && prev.sa_sigaction > 1 {
         let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
             // SAFETY: an SA_SIGINFO handler has this signature.
@@ -95,5 +151,56 @@ fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, uctx: *mut libc::c_void) 
             // SAFETY: a plain handler has this signature.
             unsafe { std::mem::transmute(prev.sa_sigaction) };
         f(sig);
+    }
+}
+
+/// Who may kick this translator's thread out of translated code: the
+/// thread running it, and whether it is in translated code now.
+#[derive(Debug, Default)]
+pub(crate) struct Kick {
+    tid: std::sync::atomic::AtomicI32,
+    in_code: std::sync::atomic::AtomicBool,
+}
+
+impl Kick {
+    /// The thread that runs translated code from now on is the caller.
+    pub(crate) fn here(&self) {
+        thread_local! {
+            static TID: Cell<libc::pid_t> = const { Cell::new(0) };
+        }
+        let tid = TID.with(|t| {
+            if t.get() == 0 {
+                // SAFETY: gettid has no preconditions.
+                t.set(unsafe { libc::gettid() });
+            }
+            t.get()
+        });
+        self.tid.store(tid, std::sync::atomic::Ordering::SeqCst);
+    }
+    /// Translated code is entered (`true`) or left.
+    pub(crate) fn set_in_code(&self, on: bool) {
+        self.in_code.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+    /// The board's waker: signal the thread if it runs translated code.
+    /// Called after the attention bits are raised (SeqCst both sides: the
+    /// run loop stores `in_code` and then reads the bits, so either this
+    /// sees it in code or it sees the bits).
+    pub(crate) fn waker(self: &std::sync::Arc<Self>) -> mem::Waker {
+        let me = std::sync::Arc::downgrade(self);
+        std::sync::Arc::new(move || {
+            let Some(k) = me.upgrade() else { return };
+            if !k.in_code.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            let tid = k.tid.load(std::sync::atomic::Ordering::SeqCst);
+            // SAFETY: tgkill with our own process id and a thread id; if
+            // the thread has ended the call fails with ESRCH and nothing
+            // happens.
+            unsafe {
+                // A kick from the running thread itself cannot happen while it is in
+                // translated code (raises come from Rust code), so this is another's.
+                libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, KICK_SIGNAL);
+            }
+        })
     }
 }

@@ -196,7 +196,7 @@ impl Emitter {
     /// loop passes a check, straight-line chains pay none.
     fn head(&mut self, eip: u32) -> (u32, u32) {
         let out = self.code.len();
-        self.code.extend_from_slice(&[0x4c, 0x87, 0xe9]);
+        self.code.extend_from_slice(&XCHG_R13_RCX);
         self.exit_to(eip, REASON_BUDGET);
         let verify = self.code.len() as u32;
         self.code.extend_from_slice(&[0x45, 0x8d, 0x8b]);
@@ -206,11 +206,12 @@ impl Emitter {
         self.jmp(self.miss);
         self.code.extend_from_slice(&[0x49, 0x87, 0xc9]);
         let checked = self.code.len() as u32;
-        self.code.extend_from_slice(&[0x4c, 0x87, 0xe9, 0xe3, 0]);
+        self.code.extend_from_slice(&XCHG_R13_RCX);
+        self.code.extend_from_slice(&[JRCXZ, 0]);
         let back = out as i64 - self.code.len() as i64;
         self.code[checked as usize + 4] = i8::try_from(back).expect("budget exit within a rel8") as u8;
-        self.code
-            .extend_from_slice(&[0x48, 0x8d, 0x49, 0xff, 0x4c, 0x87, 0xe9]);
+        self.code.extend_from_slice(&LEA_RCX_DEC);
+        self.code.extend_from_slice(&XCHG_R13_RCX);
         (verify, checked)
     }
 
@@ -219,6 +220,51 @@ impl Emitter {
         // lea r14, [r14 + disp32]
         self.code.extend_from_slice(&[0x4d, 0x8d, 0xb6]);
         self.code.extend_from_slice(&n.to_le_bytes());
+    }
+}
+
+/// `xchg r13, rcx`, which moves the budget into RCX for JRCXZ and back.
+const XCHG_R13_RCX: [u8; 3] = [0x4c, 0x87, 0xe9];
+/// `jrcxz` (rel8 follows).
+const JRCXZ: u8 = 0xe3;
+/// `lea rcx, [rcx-1]`: one block of the budget spent.
+const LEA_RCX_DEC: [u8; 4] = [0x48, 0x8d, 0x49, 0xff];
+
+/// Where the block budget is while the instruction at some host address
+/// is about to run in translated code (the kick handler zeroes it there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BudgetHolder {
+    /// In r13, as everywhere outside a block head's budget check.
+    R13,
+    /// In RCX (guest ECX is in r13): store this value there to end the
+    /// budget at the next check.
+    Rcx(i64),
+    /// In RCX and already zero (the budget exit is running).
+    Zero,
+}
+
+/// Who holds the budget at an instruction whose first bytes are `at`,
+/// preceded by `before` (four bytes each). Only the head's budget check
+/// (`xchg r13, rcx; jrcxz .out; lea rcx, [rcx-1]; xchg r13, rcx`) and its
+/// exit (`.out: xchg r13, rcx`) move it out of r13; guest code is 32-bit,
+/// so none of its translations starts with these REX.W-prefixed bytes.
+pub(crate) fn budget_holder(before: &[u8], at: &[u8]) -> BudgetHolder {
+    if at.starts_with(&LEA_RCX_DEC) {
+        // The decrement follows: RCX = 1 leaves 0 behind.
+        BudgetHolder::Rcx(1)
+    } else if at.first() == Some(&JRCXZ) && before.ends_with(&XCHG_R13_RCX) {
+        BudgetHolder::Rcx(0)
+    } else if at.starts_with(&XCHG_R13_RCX) {
+        if at.get(3) == Some(&JRCXZ) {
+            // The check's first exchange: still in r13.
+            BudgetHolder::R13
+        } else if before.ends_with(&LEA_RCX_DEC) {
+            BudgetHolder::Rcx(0)
+        } else {
+            BudgetHolder::Zero
+        }
+    } else {
+        BudgetHolder::R13
     }
 }
 
@@ -1152,4 +1198,54 @@ fn string_moves(e: &mut Emitter, i: &Instruction) -> Option<()> {
         }
     }
     Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// At every instruction of a real block (a loop with a memory operand,
+    /// a PUSH, a CALL and a RET: head, body and exits), `budget_holder`
+    /// names where the head sequence put the budget, and r13 elsewhere.
+    #[test]
+    fn budget_holder_follows_the_head_sequence() {
+        // top: add [ebx+4], eax; push ecx; call f; dec ecx; jnz top;
+        // f: ret
+        let guest = [
+            0x01, 0x43, 0x04, 0x51, 0xe8, 0x03, 0x00, 0x00, 0x00, 0x49, 0x75, 0xf4, 0xc3,
+        ];
+        let callouts = crate::FastMap::default();
+        let env = Env {
+            rx: 0x7f00_0010_0000,
+            exit: 0x7f00_0000_0040,
+            fpu_load: 0x7f00_0000_0100,
+            miss: 0x7f00_0000_0140,
+            mode: 0,
+            callouts: &callouts,
+            max_insns: MAX_INSNS,
+        };
+        let t = translate(&guest, 0x1000, &env).expect("translatable");
+        let mut d = Decoder::with_ip(64, &t.code, 0, DecoderOptions::NONE);
+        let c = u64::from(t.checked);
+        let mut seen = 0;
+        while d.can_decode() {
+            let at = d.position();
+            let i = d.decode();
+            let off = i.ip();
+            let before: Vec<u8> = t.code[at.saturating_sub(4)..at].to_vec();
+            let bytes = &t.code[at..(at + 4).min(t.code.len())];
+            let want = match off {
+                0 => BudgetHolder::Zero,
+                o if o == c + 3 => BudgetHolder::Rcx(0),
+                o if o == c + 5 => BudgetHolder::Rcx(1),
+                o if o == c + 9 => BudgetHolder::Rcx(0),
+                _ => BudgetHolder::R13,
+            };
+            if want != BudgetHolder::R13 {
+                seen += 1;
+            }
+            assert_eq!(budget_holder(&before, bytes), want, "at +{off:#x}: {i}");
+        }
+        assert_eq!(seen, 4, "the budget exit and the three places in the check");
+    }
 }

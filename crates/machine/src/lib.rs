@@ -49,6 +49,8 @@ use mem::{Attention, MmioDevice, PhysAddr, PhysMemory, Port, PortDevice, Shared}
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Instructions per slice of the run loop between timer checks.
@@ -188,6 +190,27 @@ pub enum Outcome {
     Timeout,
     /// The user (or the host side) asked to stop.
     Quit,
+    /// Another thread asked to stop through a [`Stopper`] (the command
+    /// line does on SIGINT and SIGTERM).
+    Interrupted,
+}
+
+/// Asks a running [`Machine`] to stop, from any thread: the run ends with
+/// [`Outcome::Interrupted`] at the CPU's next look at the attention flag
+/// (translated code is kicked out of its loop at once), with disks flushed
+/// as at any other end.
+#[derive(Clone, Debug)]
+pub struct Stopper {
+    attention: Attention,
+    requested: Arc<AtomicBool>,
+}
+
+impl Stopper {
+    /// Ask the machine to stop.
+    pub fn request(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+        self.attention.raise(Attention::STOP);
+    }
 }
 
 /// The CPU's view of the 8259 pair.
@@ -343,6 +366,8 @@ pub struct Machine {
     pub resets: u64,
     /// The frame-capture test port, once enabled.
     capture: Option<Shared<FrameCapture>>,
+    /// Set by a [`Stopper`].
+    stop_requested: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Machine {
@@ -558,7 +583,16 @@ impl Machine {
             elapsed: Duration::ZERO,
             resets: 0,
             capture: None,
+            stop_requested: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// A handle that stops the run from another thread.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            attention: self.bus.attention.clone(),
+            requested: self.stop_requested.clone(),
+        }
     }
 
     /// What debug console `n` collected (for `Sink::Buffer` consoles).
@@ -759,6 +793,10 @@ impl Machine {
             }
             if !tick(self) {
                 break Outcome::Quit;
+            }
+            if self.stop_requested.swap(false, Ordering::SeqCst) {
+                self.bus.attention.clear(Attention::STOP);
+                break Outcome::Interrupted;
             }
             let deadline = self.service_timers();
             self.feed_keys();

@@ -27,7 +27,7 @@ mod ram;
 mod tlb;
 
 pub use addr::{PhysAddr, Port, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE};
-pub use attention::Attention;
+pub use attention::{Attention, Waker};
 pub use bus::{MmioDevice, PortBus, PortDevice, Shared};
 pub use phys::{Dma, MemError, PhysMemory, Region, ShadowControl, BIOS_ALIAS_SIZE, CODE_GRANULE};
 pub use ram::GuestRam;

@@ -18,6 +18,9 @@ pub const EXIT_DEAD_HALT: u8 = 6;
 pub const EXIT_TIMEOUT: u8 = 8;
 /// A host failure while running.
 pub const EXIT_HOST: u8 = 10;
+/// Stopped by SIGINT, SIGTERM or SIGHUP (128 + SIGINT, as a shell reports
+/// a process Ctrl-C ended).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// The built-in demo ROM (assembled from test-roms/demo.asm).
 const DEMO_ROM: &[u8] = include_bytes!("../../../test-roms/prebuilt/demo.bin");
@@ -26,7 +29,8 @@ const EXIT_HELP: &str = "\
 Exit status: (v<<1)|1 when the guest writes v to the debug-exit port 0xf4 \
 (as QEMU's isa-debug-exit); 0 quit from the console (Ctrl-] q); 2 bad usage \
 or input; 4 triple fault or reset with --no-reboot; 6 halted with nothing to \
-wake the CPU; 8 timeout; 10 host failure.";
+wake the CPU; 8 timeout; 10 host failure; 130 stopped by SIGINT, SIGTERM or \
+SIGHUP (disks flushed; a second signal ends the process at once).";
 
 /// The engine `--engine` defaults to.
 const DEFAULT_ENGINE: &str = if cfg!(all(target_arch = "x86_64", target_os = "linux")) {
@@ -374,7 +378,10 @@ fn run(a: RunArgs) -> Result<u8, String> {
     };
     let outcome = match console.as_mut() {
         None if window => run_window(&mut m, &a)?,
-        None => m.run(a.timeout.map(Duration::from_secs_f64)),
+        None => {
+            stop_on_signals(&m);
+            m.run(a.timeout.map(Duration::from_secs_f64))
+        }
         Some(con) => run_with_console(&mut m, con, a.timeout.map(Duration::from_secs_f64)),
     };
     drop(console);
@@ -406,9 +413,36 @@ fn run(a: RunArgs) -> Result<u8, String> {
             m.elapsed.as_secs_f64(),
             where_(&m)
         ),
+        Outcome::Interrupted => eprintln!("strachey: interrupted at {}", where_(&m)),
         Outcome::DebugExit(_) | Outcome::Quit => {}
     }
     Ok(exit_code(outcome))
+}
+
+/// End a headless run cleanly on SIGINT, SIGTERM or SIGHUP: the machine
+/// stops at once (translated code is kicked out of its loop), disks are
+/// flushed, `--stats` and screenshots are written. A second signal ends
+/// the process as the signal's default action would. (With the terminal
+/// console, the console watches these signals itself.)
+fn stop_on_signals(m: &Machine) {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let stopper = m.stopper();
+    // Failing to register or to start the thread leaves the default
+    // actions in place.
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        let _ = std::thread::Builder::new()
+            .name("stop-signals".into())
+            .spawn(move || {
+                let mut asked = false;
+                for sig in signals.forever() {
+                    if asked {
+                        let _ = signal_hook::low_level::emulate_default_handler(sig);
+                    }
+                    asked = true;
+                    stopper.request();
+                }
+            });
+    }
 }
 
 /// Run in the SDL2 window (`--display sdl`); screenshots taken with its
@@ -473,6 +507,7 @@ fn exit_code(o: Outcome) -> u8 {
         Outcome::DeadHalt => EXIT_DEAD_HALT,
         Outcome::Timeout => EXIT_TIMEOUT,
         Outcome::Quit => 0,
+        Outcome::Interrupted => EXIT_INTERRUPTED,
     }
 }
 
@@ -547,6 +582,10 @@ fn print_stats(m: &Machine) {
         eprintln!(
             "strachey: bt: video memory mapped {} times, pages written through the mapping {}",
             b.video_remaps, b.video_dirty_pages
+        );
+        eprintln!(
+            "strachey: bt: kicks out of translated code by other threads {}",
+            b.kicks
         );
     }
     eprintln!(

@@ -125,3 +125,77 @@ fn builtin_demo_runs_without_files() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A ROM that enters flat 32-bit protected mode and counts in EAX forever
+/// (`inc eax; jmp $-1`): code the translator runs without leaving it.
+fn endless_flat32_rom(name: &str) -> PathBuf {
+    let mut img = vec![0u8; 0x10000];
+    let code: &[u8] = &[
+        0xfa, // cli
+        0x2e, 0x0f, 0x01, 0x16, 0x20, 0x01, // lgdt cs:[0x120]
+        0x0f, 0x20, 0xc0, // mov eax, cr0
+        0x0c, 0x01, // or al, 1
+        0x0f, 0x22, 0xc0, // mov cr0, eax
+        0x66, 0xea, 0x20, 0x00, 0x0f, 0x00, 0x08, 0x00, // jmp dword 0x08:0xf0020
+    ];
+    img[..code.len()].copy_from_slice(code);
+    let flat: &[u8] = &[
+        0x66, 0xb8, 0x10, 0x00, // mov ax, 0x10
+        0x8e, 0xd8, 0x8e, 0xc0, 0x8e, 0xd0, // mov ds/es/ss, ax
+        0xbc, 0x00, 0x80, 0x00, 0x00, // mov esp, 0x8000
+        0x40, 0xeb, 0xfd, // inc eax; jmp $-1
+    ];
+    img[0x20..0x20 + flat.len()].copy_from_slice(flat);
+    // GDT: null, flat code 0x08, flat data 0x10; its pseudo-descriptor.
+    for (k, d) in [0u64, 0x00cf_9a00_0000_ffff, 0x00cf_9200_0000_ffff]
+        .iter()
+        .enumerate()
+    {
+        img[0x100 + 8 * k..0x108 + 8 * k].copy_from_slice(&d.to_le_bytes());
+    }
+    img[0x120..0x126].copy_from_slice(&[0x17, 0x00, 0x00, 0x01, 0x0f, 0x00]);
+    img[0xfff0..0xfff5].copy_from_slice(&[0xea, 0x00, 0x00, 0x00, 0xf0]); // jmp f000:0000
+    let p = tmp(name);
+    std::fs::write(&p, img).unwrap();
+    p
+}
+
+#[test]
+fn sigint_stops_a_translated_loop_cleanly() {
+    let r = endless_flat32_rom("endless32.bin");
+    let child = Command::new(env!("CARGO_BIN_EXE_strachey"))
+        .args([
+            "run",
+            "--bios",
+            r.to_str().unwrap(),
+            "--stats",
+            "--timeout",
+            "120",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run strachey");
+    // Long enough for the guest to reach its loop (milliseconds); the
+    // signal then finds the thread in translated code.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted at 0008:000f002f"),
+        "stopped in the loop: {err}"
+    );
+    assert!(!err.contains("timeout"), "{err}");
+    // Whether the signal found the thread in translated code (a kick) or
+    // between two slices of the run loop is timing; both end the run.
+    assert!(
+        err.contains("strachey: bt: kicks out of translated code by other threads"),
+        "{err}"
+    );
+}

@@ -232,6 +232,7 @@ const LEA_RCX_DEC: [u8; 4] = [0x48, 0x8d, 0x49, 0xff];
 
 /// Where the block budget is while the instruction at some host address
 /// is about to run in translated code (the kick handler zeroes it there).
+#[cfg_attr(not(bt_host), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BudgetHolder {
     /// In r13, as everywhere outside a block head's budget check.
@@ -248,6 +249,7 @@ pub(crate) enum BudgetHolder {
 /// (`xchg r13, rcx; jrcxz .out; lea rcx, [rcx-1]; xchg r13, rcx`) and its
 /// exit (`.out: xchg r13, rcx`) move it out of r13; guest code is 32-bit,
 /// so none of its translations starts with these REX.W-prefixed bytes.
+#[cfg_attr(not(bt_host), allow(dead_code))]
 pub(crate) fn budget_holder(before: &[u8], at: &[u8]) -> BudgetHolder {
     if at.starts_with(&LEA_RCX_DEC) {
         // The decrement follows: RCX = 1 leaves 0 behind.

@@ -1,5 +1,7 @@
 //! Translator vs interpreter on small programs.
 
+#![cfg(bt_host)]
+
 use cpu::{Bus, Cpu};
 use mem::{PhysAddr, PhysMemory};
 

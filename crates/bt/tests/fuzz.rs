@@ -9,6 +9,8 @@
 //! which reproduces with the same seed; `STRACHEY_BT_FUZZ_CASE=K` runs only
 //! case K (with `LOCKSTEP_TRACE=1` to follow it step by step).
 
+#![cfg(bt_host)]
+
 mod common;
 
 use cpu::{Bus, Cpu};

@@ -2,6 +2,8 @@
 //! translator's thread leaves it at the next block boundary, with the guest
 //! state exact, however often and wherever the kick lands.
 
+#![cfg(bt_host)]
+
 use std::sync::mpsc;
 use std::time::Duration;
 

@@ -3,6 +3,8 @@
 //! of one and three instructions. Finds the first instruction whose
 //! translation differs.
 
+#![cfg(bt_host)]
+
 mod common;
 
 use cpu::{Bus, Cpu};

@@ -27,7 +27,7 @@
 //! reports follow the interpreter oracle's `STRACHEY_ORACLE_GROUPS`,
 //! `STRACHEY_ORACLE_SEED` and `STRACHEY_ORACLE_REPORTS`.
 
-#![cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#![cfg(bt_host)]
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -4,6 +4,8 @@
 //! accesses outside RAM) must agree. Streams are built from the host-oracle
 //! instruction forms (`testkit::gen`). `STRACHEY_BT_STREAMS=N` runs more.
 
+#![cfg(bt_host)]
+
 use cpu::{Bus, Cpu};
 use mem::{PhysAddr, PhysMemory};
 use testkit::{forms, generate, Rng, DATA_BASE, DATA_SIZE};

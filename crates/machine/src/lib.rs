@@ -74,13 +74,9 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// The binary translator on x86-64 Linux hosts, the interpreter
-    /// elsewhere.
-    pub const DEFAULT: Engine = if cfg!(all(target_arch = "x86_64", target_os = "linux")) {
-        Engine::Bt
-    } else {
-        Engine::Interp
-    };
+    /// The binary translator where this build has it (x86-64 Linux
+    /// hosts), the interpreter elsewhere.
+    pub const DEFAULT: Engine = if bt::AVAILABLE { Engine::Bt } else { Engine::Interp };
 }
 
 /// One debug console: a port and where its bytes go.

@@ -32,12 +32,9 @@ or input; 4 triple fault or reset with --no-reboot; 6 halted with nothing to \
 wake the CPU; 8 timeout; 10 host failure; 130 stopped by SIGINT, SIGTERM or \
 SIGHUP (disks flushed; a second signal ends the process at once).";
 
-/// The engine `--engine` defaults to.
-const DEFAULT_ENGINE: &str = if cfg!(all(target_arch = "x86_64", target_os = "linux")) {
-    "bt"
-} else {
-    "interp"
-};
+/// The engine `--engine` defaults to: the translator where this build has
+/// it (x86-64 Linux hosts).
+const DEFAULT_ENGINE: &str = if machine::bt::AVAILABLE { "bt" } else { "interp" };
 
 #[derive(Parser, Debug)]
 #[command(name = "strachey", version, about = "A full-virtualization x86 PC emulator", after_help = EXIT_HELP)]

@@ -10,8 +10,12 @@
 //! 4. runs the window's tests in the build with the window (`--features
 //!    gui`) on a virtual X display: `xvfb-run -a cargo test --release -p
 //!    strachey --features gui --bins --test window`;
+//! 5. runs the command line's tests in the build without the translator,
+//!    the one hosts other than x86-64 Linux get (`cargo test --release -p
+//!    strachey --features interp-only`): the interpreter is the default
+//!    engine there and `--engine bt` is a clear error;
 //!
-//! and fails if either run fails.
+//! and fails if any run fails.
 //!
 //! Nothing is downloaded by address; packages come through `apt-get`.
 
@@ -176,7 +180,24 @@ fn test(root: &Path, extra: &[String]) -> Result<ExitCode, String> {
     if !gui.success() {
         eprintln!("xtask: the window tests failed (xvfb-run -a cargo test -p strachey --features gui --test window)");
     }
-    Ok(if st.success() && gui.success() {
+    // The build other hosts get: no translator, the interpreter by default.
+    let interp_only = Command::new(&cargo)
+        .current_dir(root)
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "strachey",
+            "--features",
+            "interp-only",
+            "--no-fail-fast",
+        ])
+        .status()
+        .map_err(|e| format!("cannot run cargo test (the build without the translator): {e}"))?;
+    if !interp_only.success() {
+        eprintln!("xtask: the tests of the build without the translator failed (cargo test -p strachey --features interp-only)");
+    }
+    Ok(if st.success() && gui.success() && interp_only.success() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

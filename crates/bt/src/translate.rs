@@ -698,12 +698,14 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
             if i.memory_base() == Register::ESP || i.memory_index() == Register::ESP {
                 return None;
             }
-            e.insn(&Instruction::with2(Code::Mov_r32_rm32, Register::R11D, stack(0)).ok()?)
-                .ok()?;
+            // The destination's address first (through a segment base it
+            // is computed into r11d), then the value into r10d.
             let h = host_mem(e, i)?;
+            e.insn(&Instruction::with2(Code::Mov_r32_rm32, Register::R10D, stack(0)).ok()?)
+                .ok()?;
             let mut m = ea_of(&h);
             m.segment_prefix = Register::GS;
-            e.insn(&Instruction::with2(Code::Mov_rm32_r32, m, Register::R11D).ok()?)
+            e.insn(&Instruction::with2(Code::Mov_rm32_r32, m, Register::R10D).ok()?)
                 .ok()?;
             e.code.extend_from_slice(&[0x45, 0x8d, 0x64, 0x24, 0x04]); // lea r12d, [r12+4]
             Some(true)

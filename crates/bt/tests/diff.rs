@@ -176,6 +176,13 @@ fn segments_with_bases_agree() {
         a.lea(edx, ptr(ecx * 8 + 0x10).fs())?;
         a.push(edx)?;
         a.pop(edx)?;
+        // PUSH/POP m32 through segments with bases.
+        a.push(ecx)?;
+        a.pop(dword_ptr(ecx * 4 + 0x600))?; // DS
+        a.push(dword_ptr(ecx * 4 + 0x400))?;
+        a.pop(dword_ptr(ecx * 4 + 0x1000).fs())?;
+        a.push(dword_ptr(ecx * 4 + 0x100).gs())?;
+        a.pop(eax)?;
         a.dec(ecx)?;
         a.jnz(top)?;
         a.cli()?;

@@ -23,7 +23,7 @@ struct VideoMap {
 const IBTC_SIZE: usize = 1 << 16;
 
 /// Mode bits are below this.
-const MODES: usize = 128;
+const MODES: usize = 256;
 
 /// After this many host faults at one guest instruction, it is
 /// retranslated as a callout (no host fault per execution).
@@ -84,6 +84,11 @@ pub struct Bt {
     list: Vec<Block>,
     /// Guest physical pages holding translated code -> blocks.
     by_page: FastMap<u64, Vec<usize>>,
+    /// RAM pages read-only in the window because they hold code (translated
+    /// or decoded by the interpreter).
+    protected: std::collections::HashSet<u64, std::hash::BuildHasherDefault<FastHasher>>,
+    /// Pages whose protection may have to change (`sync_protection`).
+    recheck: Vec<u64>,
     /// Exit stubs waiting for a block at an (EIP, mode) to exist.
     pending: FastMap<(u32, u8), Vec<Patch>>,
     /// Stubs chained into each block (undone when it is dropped).
@@ -154,11 +159,27 @@ fn mode_of(cpu: &Cpu) -> u8 {
             m |= bit;
         }
     }
-    if Bt::data_4g(cpu, SegReg::Fs) {
+    // Stack instructions address the stack at r12d directly: only with SS
+    // flat.
+    if s.seg(SegReg::Ss).limit != 0xffff_ffff {
+        m |= MODE_SS_BASE;
+    }
+    if Bt::data_ok(cpu, SegReg::Fs) {
         m |= MODE_FS;
     }
-    if Bt::data_4g(cpu, SegReg::Gs) {
+    if Bt::data_ok(cpu, SegReg::Gs) {
         m |= MODE_GS;
+    }
+    // A limit below 4 GiB on any segment translated code reaches: every
+    // explicit memory operand is checked against its segment's limit.
+    let limited = |r: SegReg| s.seg(r).limit != 0xffff_ffff;
+    if limited(SegReg::Ds)
+        || limited(SegReg::Es)
+        || limited(SegReg::Ss)
+        || m & MODE_FS != 0 && limited(SegReg::Fs)
+        || m & MODE_GS != 0 && limited(SegReg::Gs)
+    {
+        m |= MODE_LIMITS;
     }
     if s.eflags & cpu::flags::DF != 0 {
         m |= MODE_DF;
@@ -219,6 +240,8 @@ impl Bt {
             blocks: FastMap::default(),
             list: Vec::new(),
             by_page: FastMap::default(),
+            protected: Default::default(),
+            recheck: Vec::new(),
             pending: FastMap::default(),
             incoming: FastMap::default(),
             ctx,
@@ -261,7 +284,8 @@ impl Bt {
     }
 
     /// CS flat (base 0, 4 GiB limit, 32-bit, readable), and DS, ES and SS
-    /// 4 GiB writable data segments (any base: it is added at run time).
+    /// writable expand-up data segments (any base and limit: the base is
+    /// added and the limit checked at run time).
     fn flat(cpu: &Cpu) -> bool {
         use cpu::{attr, SegReg};
         let cs = cpu.state.seg(SegReg::Cs);
@@ -271,20 +295,19 @@ impl Bt {
             && cs.big()
             && cs.attr & (attr::CODE | attr::RW | attr::S) == attr::CODE | attr::RW | attr::S;
         code_ok
-            && Self::data_4g(cpu, SegReg::Ds)
-            && Self::data_4g(cpu, SegReg::Es)
-            && Self::data_4g(cpu, SegReg::Ss)
+            && Self::data_ok(cpu, SegReg::Ds)
+            && Self::data_ok(cpu, SegReg::Es)
+            && Self::data_ok(cpu, SegReg::Ss)
             && cpu.state.seg(SegReg::Ss).big()
     }
 
-    /// A usable writable expand-up data segment with a 4 GiB limit: every
-    /// access through it is legal, none needs a limit check.
-    fn data_4g(cpu: &Cpu, r: cpu::SegReg) -> bool {
+    /// A usable writable expand-up data segment: an access through it is
+    /// legal when it ends within the limit (checked by translated code when
+    /// the limit is below 4 GiB, `MODE_LIMITS`).
+    fn data_ok(cpu: &Cpu, r: cpu::SegReg) -> bool {
         use cpu::attr;
         let g = cpu.state.seg(r);
-        g.valid
-            && g.limit == 0xffff_ffff
-            && g.attr & (attr::S | attr::CODE | attr::DC | attr::RW) == attr::S | attr::RW
+        g.valid && g.attr & (attr::S | attr::CODE | attr::DC | attr::RW) == attr::S | attr::RW
     }
 
     /// Run until `budget` blocks (translated) or interpreter instructions
@@ -308,11 +331,12 @@ impl Bt {
             bus.attention.set_waker(self.waker.clone());
         }
         loop {
-            self.sync_smc(cpu, bus);
+            self.sync_smc(cpu);
             if bus.mem.generation() != self.mem_generation {
                 self.sync_memory_map(bus);
             }
             self.sync_video();
+            self.sync_protection(bus);
             if let Some(why) = Self::untranslatable(cpu, bus) {
                 let step = left.min(256);
                 let before = cpu.stats.instructions;
@@ -522,7 +546,7 @@ impl Bt {
             }
             match bus.mem.region(mem::PhysAddr(phys)) {
                 mem::Region::Rom(_) => 1,
-                mem::Region::Ram(_) if self.by_page.contains_key(&(phys >> 12)) => 2,
+                mem::Region::Ram(_) if self.protected.contains(&(phys >> 12)) => 2,
                 mem::Region::Ram(_) => 3,
                 _ => 0,
             }
@@ -550,6 +574,9 @@ impl Bt {
         c.regs = cpu.state.regs;
         for (k, b) in c.seg_base.iter_mut().enumerate() {
             *b = cpu.state.segs[k].base;
+        }
+        for (k, l) in c.seg_limit_neg.iter_mut().enumerate() {
+            *l = -(i64::from(cpu.state.segs[k].limit) + 1);
         }
         let keep = flags::ARITH | flags::DF;
         c.rflags = u64::from(cpu.state.eflags & keep) | 0x202;
@@ -707,9 +734,10 @@ impl Bt {
         self.by_page.entry(page).or_default().push(idx);
         // Writes to this code must be seen: by the interpreter's tracking
         // (mark_code) and, for translated stores, by a read-only mapping.
-        bus.mem
-            .mark_code(mem::PhysAddr(phys), u64::from(t.guest_len.max(1)));
-        let _ = self.window.set_code_page(page, true);
+        cpu.mark_code(bus, mem::PhysAddr(phys), u64::from(t.guest_len.max(1)));
+        if self.protected.insert(page) {
+            let _ = self.window.set_code_page(page, true);
+        }
         // Chaining: this block's exits to blocks that exist jump straight
         // there; exits elsewhere that wait for this EIP now come here.
         for x in &t.exits {
@@ -813,9 +841,7 @@ impl Bt {
 
     /// Drop every translation.
     fn flush(&mut self) {
-        for &page in self.by_page.keys() {
-            let _ = self.window.set_code_page(page, false);
-        }
+        self.recheck.extend(self.by_page.keys().copied());
         self.blocks.clear();
         self.list.clear();
         self.by_page.clear();
@@ -829,10 +855,11 @@ impl Bt {
     }
 
     /// Drop blocks whose code was written (reported by the interpreter).
-    fn sync_smc(&mut self, cpu: &mut Cpu, bus: &Bus) {
+    fn sync_smc(&mut self, cpu: &mut Cpu) {
         let log = cpu.take_smc_log();
-        let _ = bus;
         for (page, mask) in log {
+            // Its code may be gone: the page may become writable.
+            self.recheck.push(page);
             let dropped = self.drop_blocks(page, |bl| {
                 let lo = u64::from(bl.eip) & 0xfff;
                 let hi = (lo + u64::from(bl.guest_len.max(1)) - 1).min(0xfff);
@@ -844,9 +871,31 @@ impl Bt {
         }
     }
 
+    /// Write-protect, in the window, the RAM pages that hold code, whoever
+    /// decoded it: translated stores do not pass through `mem`'s write
+    /// path, so code only the interpreter ran (real-mode code, a callout's
+    /// page) would otherwise be rewritten unseen and the interpreter would
+    /// run stale decodings. Pages whose code is gone (no block left on
+    /// them, no granule marked in `mem`) become writable again. Runs before
+    /// translated code is entered; pages are made writable only here.
+    fn sync_protection(&mut self, bus: &mut Bus) {
+        self.recheck.extend(bus.mem.take_fresh_code_pages());
+        for page in std::mem::take(&mut self.recheck) {
+            let want = self.by_page.contains_key(&page) || bus.mem.is_code(mem::PhysAddr(page << 12));
+            if want != self.protected.contains(&page) && self.window.set_code_page(page, want).is_ok() {
+                if want {
+                    self.protected.insert(page);
+                } else {
+                    self.protected.remove(&page);
+                }
+            }
+        }
+    }
+
     /// Drop the blocks on guest page `page` that `hit` selects (unchained,
-    /// out of the lookup tables); the page becomes writable again when no
-    /// block is left on it. Returns how many were dropped.
+    /// out of the lookup tables); the page may become writable again when
+    /// no block is left on it (`sync_protection`). Returns how many were
+    /// dropped.
     fn drop_blocks(&mut self, page: u64, hit: impl Fn(&Block) -> bool) -> u64 {
         let Some(list) = self.by_page.get(&page) else {
             return 0;
@@ -880,7 +929,7 @@ impl Bt {
         list.retain(|b| !hit.contains(b));
         if list.is_empty() {
             self.by_page.remove(&page);
-            let _ = self.window.set_code_page(page, false);
+            self.recheck.push(page);
         }
         hit.len() as u64
     }

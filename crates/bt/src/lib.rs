@@ -20,8 +20,10 @@
 //! re-encoded `gs:` with a 32-bit address size over the guest window
 //! (`window.rs`), so the host computes and wraps guest effective addresses.
 //!
-//! What is translated so far: 32-bit flat protected-mode code (CS, DS, ES,
-//! SS with base 0 and 4 GiB limits) with paging off, at CPL 0 or 3. Every
+//! What is translated so far: 32-bit protected-mode code with paging off,
+//! at CPL 0 or 3, with a flat CS and DS, ES, SS (FS, GS) that are writable
+//! expand-up data segments: bases are added and limits checked at run time
+//! (`docs/translator.md`). Every
 //! other mode, and every instruction the translator does not handle (the
 //! sensitive and privileged ones among them), runs in the interpreter, one
 //! instruction at a time, and is counted. A host fault in translated code
@@ -222,6 +224,10 @@ pub struct Context {
     pub fault_exit: u64,
     /// Kicks the signal handler took since the run loop last looked.
     pub kicks: u64,
+    /// Minus (limit + 1) of each guest segment (ES, CS, SS, DS, FS, GS):
+    /// with `MODE_LIMITS`, an access of `size` bytes at offset `ea` is
+    /// within the limit when `ea + size - 1 + seg_limit_neg` is negative.
+    pub seg_limit_neg: [i64; 6],
     /// The guest x87/MMX state as an FXSAVE image (16-byte aligned), loaded
     /// into the host FPU on demand and saved back at exit.
     pub fpu_image: FxArea,
@@ -260,6 +266,7 @@ impl Default for Context {
             rx_end: 0,
             fault_exit: 0,
             kicks: 0,
+            seg_limit_neg: [0; 6],
             fpu_image: FxArea([0; 512]),
         }
     }
@@ -318,7 +325,7 @@ pub const MODE_NAMES: [&str; 6] = [
     "real mode",
     "virtual-8086 mode",
     "paging",
-    "16-bit or non-flat segments",
+    "16-bit code or other segments",
     "interrupt shadow, TF or halt",
     "pending event",
 ];
@@ -327,7 +334,7 @@ pub const MODE_NAMES: [&str; 6] = [
 pub const FAULT_NAMES: [&str; 6] = [
     "MMIO or unmapped",
     "ROM write",
-    "write to translated code",
+    "write to a code page",
     "legacy-area RAM",
     "#DE",
     "x87 #MF",
@@ -352,3 +359,9 @@ pub const MODE_FS: u8 = 16;
 pub const MODE_GS: u8 = 32;
 /// Mode bit: the direction flag is set (string instructions step down).
 pub const MODE_DF: u8 = 64;
+/// Mode bit: a segment translated code reaches (DS, ES, SS, or FS/GS with
+/// `MODE_FS`/`MODE_GS`) has a limit below 4 GiB. Explicit memory operands
+/// are then checked against their segment's limit at run time (an access
+/// beyond it leaves the instruction to the interpreter, which raises #GP
+/// or #SS); string instructions are left to the interpreter.
+pub const MODE_LIMITS: u8 = 128;

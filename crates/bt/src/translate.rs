@@ -13,8 +13,8 @@
 //!   string instructions, segment loads, FS/GS-relative accesses...).
 
 use crate::{
-    Context, MODE_DF, MODE_DS_BASE, MODE_ES_BASE, MODE_FPU, MODE_FS, MODE_GS, MODE_SS_BASE, REASON_BUDGET,
-    REASON_FALLBACK, REASON_MODE, REASON_NEXT,
+    Context, MODE_DF, MODE_DS_BASE, MODE_ES_BASE, MODE_FPU, MODE_FS, MODE_GS, MODE_LIMITS, MODE_SS_BASE,
+    REASON_BUDGET, REASON_FALLBACK, REASON_MODE, REASON_NEXT,
 };
 use iced_x86::{
     Code, Decoder, DecoderOptions, Encoder, Instruction, MemoryOperand, Mnemonic, OpKind, Register,
@@ -105,6 +105,13 @@ struct Emitter {
     /// The guest FPU state is in the host FPU from here on (the load check
     /// was emitted earlier in this block).
     fpu_ready: bool,
+    /// Index in the block of the guest instruction being translated.
+    index: u32,
+    /// Exits in the middle of the block (a failed limit check): where each
+    /// one's `lea r14, [r14 + imm32]` has its immediate, and the index of
+    /// its instruction. The block counted all its instructions on entry;
+    /// the immediate takes back those from that instruction on.
+    uncount: Vec<(usize, u32)>,
 }
 
 impl Emitter {
@@ -459,7 +466,9 @@ fn mem_ok(i: &Instruction, mode: u8) -> bool {
 /// `i` for the host with its memory operand (if any) through GS: as is for
 /// a segment with base 0; otherwise the linear address is computed first,
 /// flag-neutrally, into r11d (`lea r11d, [ea]; mov r10d, [r15+base];
-/// lea r11d, [r11+r10]`) and the operand becomes `gs:[r11d]`.
+/// lea r11d, [r11+r10]`) and the operand becomes `gs:[r11d]`. With
+/// `MODE_LIMITS`, the offset in r11d is checked against the segment's
+/// limit first ([`limit_check`]).
 fn host_mem(e: &mut Emitter, i: &Instruction) -> Option<Instruction> {
     let mut h = to_host(i);
     let has_mem = (0..i.op_count()).any(|n| i.op_kind(n) == OpKind::Memory);
@@ -467,20 +476,72 @@ fn host_mem(e: &mut Emitter, i: &Instruction) -> Option<Instruction> {
         return Some(h);
     }
     let s = seg_index(i.memory_segment());
-    if !needs_base(s, e.mode) {
+    let limits = e.mode & MODE_LIMITS != 0;
+    if !needs_base(s, e.mode) && !limits {
         return Some(h);
     }
     e.insn(&Instruction::with2(Code::Lea_r32_m, Register::R11D, ea_of(&h)).ok()?)
         .ok()?;
-    let field = offset_of!(Context, seg_base) + 4 * s;
-    e.code.extend_from_slice(&[0x45, 0x8b, 0x57, disp8(field)]); // mov r10d, [r15+base]
-    e.code.extend_from_slice(&[0x47, 0x8d, 0x1c, 0x13]); // lea r11d, [r11+r10]
+    if limits {
+        limit_check(e, i, s)?;
+    }
+    if needs_base(s, e.mode) {
+        let field = offset_of!(Context, seg_base) + 4 * s;
+        e.code.extend_from_slice(&[0x45, 0x8b, 0x57, disp8(field)]); // mov r10d, [r15+base]
+        e.code.extend_from_slice(&[0x47, 0x8d, 0x1c, 0x13]); // lea r11d, [r11+r10]
+    }
     h.set_memory_base(Register::R11D);
     h.set_memory_index(Register::None);
     h.set_memory_index_scale(1);
     h.set_memory_displacement32(0);
     h.set_memory_displ_size(0);
     Some(h)
+}
+
+/// Check the access of `i` at the offset in r11d against the limit of
+/// segment `s`, flag-neutrally; beyond it, leave the block with the
+/// instruction for the interpreter (which raises #GP or #SS):
+///
+/// ```text
+///   mov r10, [r15+seg_limit_neg+8s]     ; -(limit + 1)
+///   lea r10, [r11+r10+size-1]           ; negative: within the limit
+///   not r10; bswap r10; movzx r10d, r10b ; 0 within, 0xff beyond
+///   xchg r10, rcx; jrcxz .ok; xchg r10, rcx
+///   lea r14, [r14-n]                    ; n: this and later instructions
+///   exit to the interpreter at this instruction
+/// .ok: xchg r10, rcx
+/// ```
+fn limit_check(e: &mut Emitter, i: &Instruction, s: usize) -> Option<()> {
+    use Register::{R10, R10D, R10L, R11, R15, RCX};
+    let size = i.memory_size().size();
+    if size == 0 {
+        return None;
+    }
+    let field = offset_of!(Context, seg_limit_neg) + 8 * s;
+    let load = MemoryOperand::with_base_displ(R15, field as i64);
+    e.insn(&Instruction::with2(Code::Mov_r64_rm64, R10, load).ok()?)
+        .ok()?;
+    let end = MemoryOperand::with_base_index_scale_displ_size(R11, R10, 1, size as i64 - 1, 1);
+    e.insn(&Instruction::with2(Code::Lea_r64_m, R10, end).ok()?)
+        .ok()?;
+    e.insn(&Instruction::with1(Code::Not_rm64, R10).ok()?).ok()?;
+    e.insn(&Instruction::with1(Code::Bswap_r64, R10).ok()?).ok()?;
+    e.insn(&Instruction::with2(Code::Movzx_r32_rm8, R10D, R10L).ok()?)
+        .ok()?;
+    let xchg = Instruction::with2(Code::Xchg_rm64_r64, R10, RCX).ok()?;
+    e.insn(&xchg).ok()?;
+    e.code.extend_from_slice(&[JRCXZ, 0]);
+    let jump = e.code.len();
+    e.insn(&xchg).ok()?;
+    // lea r14, [r14 - instructions not run] (patched when the block ends)
+    e.code.extend_from_slice(&[0x4d, 0x8d, 0xb6]);
+    e.uncount.push((e.code.len(), e.index));
+    e.code.extend_from_slice(&[0; 4]);
+    e.store_imm(offset_of!(Context, callout), i.mnemonic() as u32);
+    e.exit_to(e.ip, REASON_FALLBACK);
+    e.code[jump - 1] = u8::try_from(e.code.len() - jump).ok()?;
+    e.insn(&xchg).ok()?;
+    Some(())
 }
 
 /// The effective-address part of `h`'s memory operand (no segment).
@@ -571,6 +632,8 @@ pub fn translate(bytes: &[u8], eip: u32, env: &Env) -> Option<Translation> {
         exits: Vec::new(),
         ip: eip,
         fpu_ready: false,
+        index: 0,
+        uncount: Vec::new(),
     };
     let (verify, checked) = e.head(eip);
     let entry = e.code.len() as u32;
@@ -596,6 +659,7 @@ pub fn translate(bytes: &[u8], eip: u32, env: &Env) -> Option<Translation> {
         let here = i.ip32();
         e.ip = here;
         let after = i.next_ip32();
+        e.index = insns;
         let ok = translate_one(&mut e, &i);
         match ok {
             Some(true) => {
@@ -613,11 +677,16 @@ pub fn translate(bytes: &[u8], eip: u32, env: &Env) -> Option<Translation> {
             }
             None => {
                 e.code.truncate(start);
+                e.uncount.retain(|&(at, _)| at < start);
                 break;
             }
         }
     }
     e.code[count_at + 3..count_at + 7].copy_from_slice(&insns.to_le_bytes());
+    for &(at, k) in &e.uncount {
+        let back = -i64::from(insns - k) as i32;
+        e.code[at..at + 4].copy_from_slice(&back.to_le_bytes());
+    }
     let mut guest_len = next.wrapping_sub(eip);
     if !ended {
         // Fell off the end (length limit, page end, or an instruction for
@@ -888,6 +957,15 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
             e.exit_to(after, REASON_MODE);
             Some(false)
         }
+        // A bit offset in a register reaches beyond the operand: the
+        // access is not where a limit check would look.
+        (M::Bt | M::Bts | M::Btr | M::Btc, _)
+            if e.mode & MODE_LIMITS != 0
+                && i.op0_kind() == OpKind::Memory
+                && i.op1_kind() == OpKind::Register =>
+        {
+            None
+        }
         _ if identity_ok(i, e.mode) => {
             let h = host_mem(e, i)?;
             e.insn(&h).ok()?;
@@ -1137,6 +1215,10 @@ pub fn listing(t: &Translation, guest: &[u8], eip: u32, rx: u64) -> String {
 /// String instructions run on rebased RSI/RDI: only through segments with
 /// base 0 (DS or its override for the source, ES for the destination).
 fn string_ok(i: &Instruction, mode: u8) -> bool {
+    if mode & MODE_LIMITS != 0 {
+        // Their ranges are not checked against segment limits.
+        return false;
+    }
     let uses = |k: OpKind| (0..i.op_count()).any(|n| i.op_kind(n) == k);
     let src = !uses(OpKind::MemorySegESI) || !needs_base(seg_index(i.memory_segment()), mode);
     let dst = !uses(OpKind::MemoryESEDI) || mode & MODE_ES_BASE == 0;

@@ -352,3 +352,229 @@ fn a_full_code_cache_is_flushed_and_refilled() {
     assert_eq!(a.state.eip, b.state.eip);
     assert!(bt.stats.flushes >= 3, "{:?}", bt.stats);
 }
+
+/// Segments with limits below 4 GiB: a loop walks accesses of several
+/// sizes through DS, ES and SS across their limits; each access beyond a
+/// limit raises #GP or #SS, whose handler (through a real GDT and IDT)
+/// counts it in ESI and resumes at the address the code left in EDI. Both
+/// engines must agree on everything, the translator must run the loop as
+/// host code, and only the accesses beyond a limit may go to the
+/// interpreter.
+#[test]
+fn segment_limits_agree() {
+    use iced_x86::code_asm::*;
+    const HANDLER: u32 = 0x1800;
+    // Two passes: the resume addresses (MOV EDI, imm32, a fixed size) are
+    // taken from the first.
+    let program = |resume: [u32; 6]| {
+        let mut a = CodeAssembler::new(32).unwrap();
+        let mut next = [(); 6].map(|_| a.create_label());
+        let mut go = |a: &mut CodeAssembler| -> Result<(), iced_x86::IcedError> {
+            a.xor(esi, esi)?;
+            a.xor(ebp, ebp)?;
+            a.mov(ecx, 0x1fe0)?;
+            let mut top = a.create_label();
+            a.set_label(&mut top)?;
+            a.mov(edi, resume[0])?;
+            a.mov(eax, dword_ptr(ecx))?; // DS, limit 0x1fff
+            a.set_label(&mut next[0])?;
+            a.mov(edi, resume[1])?;
+            a.add(word_ptr(ecx + 1).es(), ax)?; // ES, limit 0x1ffd
+            a.set_label(&mut next[1])?;
+            a.mov(edi, resume[2])?;
+            a.push(dword_ptr(ecx + 2))?;
+            a.pop(dword_ptr(ecx + 3).es())?;
+            a.set_label(&mut next[2])?;
+            a.mov(edi, resume[3])?;
+            a.fild(dword_ptr(ecx + 4))?;
+            a.fistp(qword_ptr(ecx - 4).es())?;
+            a.set_label(&mut next[3])?;
+            a.mov(edi, resume[4])?;
+            a.movzx(edx, byte_ptr(ecx + 0x1c))?;
+            a.add(ebp, edx)?;
+            a.set_label(&mut next[4])?;
+            a.mov(edi, resume[5])?;
+            a.mov(dword_ptr(ebx + ecx * 2 - 0x2000).ss(), ecx)?; // SS, limit 0x2fff
+            a.set_label(&mut next[5])?;
+            a.inc(ecx)?;
+            a.cmp(ecx, 0x2010)?;
+            a.jb(top)?;
+            a.cli()?;
+            a.hlt()
+        };
+        go(&mut a).unwrap();
+        let r = a
+            .assemble_options(
+                0x1000,
+                iced_x86::BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
+            )
+            .unwrap();
+        let ips = next.map(|l| r.label_ip(&l).unwrap() as u32);
+        (r.inner.code_buffer, ips)
+    };
+    let (_, resume) = program([0x1000; 6]);
+    let (code, again) = program(resume);
+    assert_eq!(resume, again);
+    // The handler: drop the error code, resume at EDI, count in ESI.
+    let handler = [0x83, 0xc4, 0x04, 0x89, 0x3c, 0x24, 0x46, 0xcf];
+    let setup = |cpu: &mut Cpu, bus: &mut Bus| {
+        bus.mem.write(PhysAddr(u64::from(HANDLER)), &handler);
+        // GDT at 0x500: null, flat code (0x08), flat data (0x10).
+        let gdt: [u64; 3] = [0, 0x00cf_9a00_0000_ffff, 0x00cf_9200_0000_ffff];
+        let gdt: Vec<u8> = gdt.iter().flat_map(|d| d.to_le_bytes()).collect();
+        bus.mem.write(PhysAddr(0x500), &gdt);
+        cpu.state.gdtr = cpu::TableReg {
+            base: 0x500,
+            limit: 23,
+        };
+        // IDT at 0x600: #SS (12) and #GP (13) to the handler.
+        let gate =
+            (u64::from(HANDLER >> 16) << 48) | (0x8e00u64 << 32) | (8u64 << 16) | u64::from(HANDLER & 0xffff);
+        for v in [12u64, 13] {
+            bus.mem.write(PhysAddr(0x600 + 8 * v), &gate.to_le_bytes());
+        }
+        cpu.state.idtr = cpu::TableReg {
+            base: 0x600,
+            limit: 14 * 8 - 1,
+        };
+        let seg = |cpu: &mut Cpu, r: cpu::SegReg, base: u32, limit: u32| {
+            let s = &mut cpu.state.segs[r as usize];
+            s.base = base;
+            s.limit = limit;
+        };
+        seg(cpu, cpu::SegReg::Ds, 0x3000, 0x1fff);
+        seg(cpu, cpu::SegReg::Es, 0x6000, 0x1ffd);
+        seg(cpu, cpu::SegReg::Ss, 0, 0x2fff);
+        cpu.state.regs[4] = 0x2f00; // ESP, below SS's limit, off the code's page
+        cpu.state.regs[3] = 0x1000; // EBX
+    };
+    let (mut a, mut abus) = machine(&code);
+    setup(&mut a, &mut abus);
+    let ea = a.run(&mut abus, 1_000_000);
+    let (mut b, mut bbus) = machine(&code);
+    setup(&mut b, &mut bbus);
+    let mut bt = bt::Bt::new(&bbus).unwrap();
+    let eb = bt.run(&mut b, &mut bbus, 1_000_000);
+    eprintln!("interp {ea:?}, bt {eb:?}, bt stats {:?}", bt.stats);
+    assert_eq!(ea, eb);
+    assert_eq!(a.state.regs, b.state.regs);
+    assert_eq!(a.state.eip, b.state.eip);
+    assert_eq!(a.state.eflags, b.state.eflags);
+    assert_eq!(a.state.fpu, b.state.fpu);
+    let (mut ma, mut mb) = (vec![0u8; 0x10000], vec![0u8; 0x10000]);
+    abus.mem.read(PhysAddr(0), &mut ma);
+    bbus.mem.read(PhysAddr(0), &mut mb);
+    assert!(ma == mb, "memory differs");
+    let faults = u64::from(b.state.regs[6]);
+    assert!(faults > 50, "accesses beyond the limits faulted: {faults}");
+    assert!(bt.stats.executed > 300, "the loop ran translated: {:?}", bt.stats);
+    // Stack instructions (SS has a limit) and the handler's are callouts;
+    // of the loop's checked accesses exactly those beyond a limit are: the
+    // checks are neither too lax (the engines would differ) nor too strict.
+    let beyond = |first: u32, size: u32, limit: u32| {
+        (0x1fe0..0x2010u32)
+            .filter(|c| c + first + size - 1 > limit)
+            .count() as u64
+    };
+    let checked = |m: iced_x86::Mnemonic| bt.stats.callouts.get(&m).copied().unwrap_or(0);
+    use iced_x86::Mnemonic as M;
+    // MOV EAX, [ECX] and MOV [EBX+ECX*2-2000h], ECX (as an offset of 2·ECX - 1000h).
+    let mov = beyond(0, 4, 0x1fff)
+        + (0x1fe0..0x2010u32)
+            .filter(|c| 2 * c - 0x1000 + 3 > 0x2fff)
+            .count() as u64;
+    assert_eq!(checked(M::Mov), mov);
+    assert_eq!(checked(M::Add), beyond(1, 2, 0x1ffd));
+    assert_eq!(checked(M::Movzx), beyond(0x1c, 1, 0x1fff));
+    assert_eq!(checked(M::Fild), beyond(4, 4, 0x1fff));
+    assert_eq!(
+        checked(M::Fistp),
+        0,
+        "FISTP is reached only when FILD passed, and then within ES's limit"
+    );
+}
+
+/// Code the interpreter decoded (here: real-mode code, which the translator
+/// leaves to it) on a page no block is translated from, rewritten by
+/// translated code's own stores: the interpreter must see the new bytes.
+#[test]
+fn translated_stores_into_code_only_the_interpreter_ran_are_seen() {
+    // 0x3000 (real mode): mov al, imm8; hlt
+    // 0x1000 (flat 32-bit): mov byte [0x3001], 0x42; hlt
+    let code32 = [0xc6, 0x05, 0x01, 0x30, 0x00, 0x00, 0x42, 0xf4];
+    let code16 = [0xb0, 0x11, 0xf4];
+    let run = |translated: bool| {
+        let (mut cpu, mut bus) = machine(&code32);
+        bus.mem.write(PhysAddr(0x3000), &code16);
+        let mut bt = bt::Bt::new(&bus).unwrap();
+        let mut go = |cpu: &mut Cpu, bus: &mut Bus| {
+            if translated {
+                bt.run(cpu, bus, 100)
+            } else {
+                cpu.run(bus, 100)
+            }
+        };
+        let protected = cpu.state.clone();
+        let real = |cpu: &mut Cpu| {
+            cpu.state.cr0 &= !1;
+            for s in &mut cpu.state.segs {
+                *s = cpu::Segment::real(0, 0xffff, s.attr);
+            }
+            cpu.state.eip = 0x3000;
+            cpu.state.halted = false;
+        };
+        real(&mut cpu);
+        go(&mut cpu, &mut bus);
+        assert_eq!(cpu.state.regs[0] & 0xff, 0x11);
+        let mut p = protected.clone();
+        p.halted = false;
+        cpu.state = p;
+        go(&mut cpu, &mut bus);
+        real(&mut cpu);
+        go(&mut cpu, &mut bus);
+        cpu.state.regs[0] & 0xff
+    };
+    assert_eq!(run(false), 0x42, "the interpreter alone");
+    assert_eq!(run(true), 0x42, "with the translator");
+}
+
+/// The interpreter writes a page (its TLB then holds a writable entry for
+/// it), the translator translates code on that page, and the interpreter
+/// (a string instruction it runs for the translator) rewrites that code:
+/// the write must be seen, not pass through the stale TLB entry unseen.
+#[test]
+fn interpreter_stores_into_code_translated_after_they_began_are_seen() {
+    use iced_x86::code_asm::*;
+    let code = asm(|a| {
+        // Strings are left to the interpreter (DS has a limit, below).
+        a.mov(edi, 0x2800)?;
+        a.mov(ecx, 16)?;
+        a.mov(al, 0x90)?;
+        a.rep().stosb()?; // the interpreter writes page 0x2000
+        a.call(0x2100u64)?; // translated there: mov eax, 0x11; ret
+        a.mov(ebx, eax)?;
+        a.mov(edi, 0x2101)?;
+        a.mov(ecx, 1)?;
+        a.mov(al, 0x42)?;
+        a.rep().stosb()?; // mov eax, 0x42
+        a.call(0x2100u64)?;
+        a.cli()?;
+        a.hlt()
+    });
+    let callee = [0xb8, 0x11, 0, 0, 0, 0xc3];
+    let run = |translated: bool| {
+        let (mut cpu, mut bus) = machine(&code);
+        bus.mem.write(PhysAddr(0x2100), &callee);
+        cpu.state.segs[cpu::SegReg::Ds as usize].limit = 0xffff_fffe;
+        if translated {
+            let mut bt = bt::Bt::new(&bus).unwrap();
+            bt.run(&mut cpu, &mut bus, 10_000);
+            assert!(bt.stats.executed > 0);
+        } else {
+            cpu.run(&mut bus, 10_000);
+        }
+        (cpu.state.regs[3], cpu.state.regs[0])
+    };
+    assert_eq!(run(false), (0x11, 0x42), "the interpreter alone");
+    assert_eq!(run(true), (0x11, 0x42), "with the translator");
+}

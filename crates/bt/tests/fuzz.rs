@@ -1,6 +1,7 @@
 //! Random code under both engines, in lock step (`common::lockstep`): pages
-//! of random bytes mixed with random host-oracle instruction forms, in flat
-//! 32-bit protected mode at CPL 0 with an IDT whose handlers skip ahead, so
+//! of random bytes mixed with random host-oracle instruction forms, in
+//! 32-bit protected mode at CPL 0 (flat, or data segments with random bases
+//! and limits) with an IDT whose handlers skip ahead, so
 //! a case runs on through #UD, #GP, #DE and the rest. Any difference in
 //! registers, flags, EIP, the x87 state or memory fails.
 //!
@@ -20,6 +21,8 @@ use testkit::{forms, generate, Rng};
 const CODE: u32 = 0x0010_0000;
 const CODE_LEN: usize = 0x2000;
 const IDT: u32 = 0x0009_0000;
+/// A GDT with flat code (0x08) and data (0x10), for the handlers' IRET.
+const GDT: u32 = 0x0008_f000;
 const HANDLER: u32 = 0x0009_1000;
 const STACK: u32 = 0x0008_0000;
 const DATA: u32 = 0x0020_0000;
@@ -31,7 +34,7 @@ const RAM: usize = 8 << 20;
 /// exception gates lead to a handler that drops the error code when there
 /// is one (`add esp, 4` for 8, 10–14, 17), moves the return EIP on by one
 /// byte and returns, so execution goes on after a fault.
-fn machine(bus: &mut Bus, code: &[u8], data: &[u8], regs: [u32; 8]) -> Cpu {
+fn machine(bus: &mut Bus, code: &[u8], data: &[u8], regs: [u32; 8], segs: &[(u32, u32); 6]) -> Cpu {
     // All of RAM as the case starts: zeros, then code, data and the IDT.
     bus.mem.write(PhysAddr(0), &vec![0u8; RAM]);
     bus.mem.write(PhysAddr(u64::from(CODE)), code);
@@ -45,6 +48,11 @@ fn machine(bus: &mut Bus, code: &[u8], data: &[u8], regs: [u32; 8]) -> Cpu {
         idt.extend_from_slice(&gate.to_le_bytes());
     }
     bus.mem.write(PhysAddr(u64::from(IDT)), &idt);
+    let gdt: Vec<u8> = [0u64, 0x00cf_9a00_0000_ffff, 0x00cf_9200_0000_ffff]
+        .iter()
+        .flat_map(|d| d.to_le_bytes())
+        .collect();
+    bus.mem.write(PhysAddr(u64::from(GDT)), &gdt);
     for v in 0..32u32 {
         // add esp, 4; inc dword [esp]; iretd
         let stub = [0x83, 0xc4, 0x04, 0xff, 0x04, 0x24, 0xcf];
@@ -53,6 +61,10 @@ fn machine(bus: &mut Bus, code: &[u8], data: &[u8], regs: [u32; 8]) -> Cpu {
     bus.mem.take_smc_pages();
     let mut cpu = Cpu::new();
     cpu.state.set_flat32(0);
+    for (k, &(base, limit)) in segs.iter().enumerate() {
+        cpu.state.segs[k].base = base;
+        cpu.state.segs[k].limit = limit;
+    }
     cpu.state.regs = regs;
     cpu.state.regs[4] = STACK;
     cpu.state.eip = CODE;
@@ -61,7 +73,28 @@ fn machine(bus: &mut Bus, code: &[u8], data: &[u8], regs: [u32; 8]) -> Cpu {
         base: IDT,
         limit: 32 * 8 - 1,
     };
+    cpu.state.gdtr = cpu::TableReg { base: GDT, limit: 23 };
     cpu
+}
+
+/// (base, limit) of ES, CS, SS, DS, FS and GS for a case: flat one time
+/// in four; otherwise data segments with bases (one wrapping around 4 GiB)
+/// and limits that cut through the data page, and a stack segment with a
+/// limit above the stack. CS stays flat.
+fn random_segments(rng: &mut Rng) -> [(u32, u32); 6] {
+    let flat = (0, 0xffff_ffff);
+    let mut segs = [flat; 6];
+    if rng.next_u32().is_multiple_of(4) {
+        return segs;
+    }
+    for k in [0, 3, 4, 5] {
+        let base = [0, 0, 0x1000, 0x0010_0000, 0xffff_f000][rng.next_u32() as usize % 5];
+        let limit =
+            [0xffff_ffff, 0x0020_0fff, 0x0020_07ff, 0x001f_ffff, 0x7fff_ffff][rng.next_u32() as usize % 5];
+        segs[k] = (base, limit);
+    }
+    segs[2] = [flat, (0, 0x000f_ffff), (0x1000, 0x000f_ffff)][rng.next_u32() as usize % 3];
+    segs
 }
 
 #[test]
@@ -124,11 +157,13 @@ fn random_code_agrees() {
                 _ => rng.next_u32(),
             };
         }
+        let segs = random_segments(&mut rng);
         if only.is_some() && std::env::var_os("LOCKSTEP_TRACE").is_some() {
             show(&code, regs);
+            eprintln!("segments (base, limit) ES CS SS DS FS GS: {segs:x?}");
         }
-        let mut a = machine(&mut abus, &code, &data, regs);
-        let mut b = machine(&mut bbus, &code, &data, regs);
+        let mut a = machine(&mut abus, &code, &data, regs, &segs);
+        let mut b = machine(&mut bbus, &code, &data, regs, &segs);
         bt.reset();
         let t0 = std::time::Instant::now();
         let result = common::lockstep(&mut a, &mut abus, &mut b, &mut bbus, &mut bt, 5_000);

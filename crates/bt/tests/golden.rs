@@ -110,6 +110,24 @@ const MODE_CASES: &[(&str, u8, Asm)] = &[
         },
     ),
     (
+        "segment limit: each access checked against its segment's limit",
+        bt::MODE_FPU | bt::MODE_LIMITS,
+        |a| {
+            a.mov(eax, dword_ptr(esi + 4))?;
+            a.add(word_ptr(edi).es(), ax)
+        },
+    ),
+    (
+        "segment limit: with a base, the offset is checked before the base is added",
+        bt::MODE_FPU | bt::MODE_LIMITS | bt::MODE_DS_BASE,
+        |a| a.mov(dword_ptr(ebx + ecx * 4), edx),
+    ),
+    (
+        "segment limit: string instructions are left to the interpreter",
+        bt::MODE_FPU | bt::MODE_LIMITS,
+        |a| a.rep().movsd(),
+    ),
+    (
         "x87 with CR0.TS or CR0.EM set: left to the interpreter (#NM)",
         0,
         |a| a.fld1(),

@@ -358,6 +358,16 @@ impl Cpu {
         }
     }
 
+    /// Note that code was decoded or translated from the `len` bytes at
+    /// `phys` (within one page): writes to them must be seen, so a page
+    /// that newly holds code loses the write permission of its TLB entries
+    /// (the interpreter's stores through them would bypass the tracking).
+    pub fn mark_code(&mut self, bus: &mut Bus, phys: mem::PhysAddr, len: u64) {
+        if bus.mem.mark_code(phys, len) {
+            self.tlb.write_protect_phys(phys);
+        }
+    }
+
     /// Code writes (RAM page, written granules) seen since the last call,
     /// for the translator's own cache.
     pub fn take_smc_log(&mut self) -> Vec<(u64, u64)> {

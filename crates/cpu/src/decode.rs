@@ -272,9 +272,7 @@ pub(crate) fn fetch_block(cpu: &mut Cpu, bus: &mut Bus) -> Res<Rc<Block>> {
     let block = Rc::new(Block::new(insns, last_eip));
     cpu.stats.blocks_decoded += 1;
     let bytes = u64::from(last_eip.wrapping_sub(eip)) + 1;
-    if bus.mem.mark_code(phys, bytes) {
-        cpu.tlb.write_protect_phys(phys);
-    }
+    cpu.mark_code(bus, phys, bytes);
     if matches!(bus.mem.region(phys), mem::Region::Ram(_) | mem::Region::Rom(_)) {
         cpu.cache
             .by_page

@@ -103,6 +103,9 @@ struct CodeTracker {
     /// (RAM page, granules) that held code and were written since the CPU
     /// last looked.
     written: Vec<(u64, u64)>,
+    /// RAM pages that came to hold code since the translator last looked
+    /// (it write-protects them in its window, whoever decoded the code).
+    fresh: Vec<u64>,
 }
 
 /// The granules of a page covered by bytes `lo..=hi` (offsets in the page).
@@ -265,6 +268,7 @@ impl PhysMemory {
             code: Rc::new(RefCell::new(CodeTracker {
                 pages: vec![0; (ram_size >> PAGE_SHIFT) as usize],
                 written: Vec::new(),
+                fresh: Vec::new(),
             })),
             shadow: ShadowControl::default(),
             generation: 0,
@@ -505,11 +509,15 @@ impl PhysMemory {
         match self.region(addr) {
             Region::Ram(off) => {
                 let mut code = self.code.borrow_mut();
-                let p = &mut code.pages[(off >> PAGE_SHIFT) as usize];
+                let page = off >> PAGE_SHIFT;
+                let p = &mut code.pages[page as usize];
                 let new = *p == 0;
                 let lo = off & (PAGE_SIZE - 1);
                 let hi = (lo + len.max(1) - 1).min(PAGE_SIZE - 1);
                 *p |= granules(lo, hi);
+                if new {
+                    code.fresh.push(page);
+                }
                 new
             }
             _ => false,
@@ -534,6 +542,17 @@ impl PhysMemory {
     /// granules of [`CODE_GRANULE`] bytes that held code).
     pub fn take_smc_pages(&mut self) -> Vec<(u64, u64)> {
         std::mem::take(&mut self.code.borrow_mut().written)
+    }
+
+    /// RAM page numbers that came to hold code (decoded by anyone) since
+    /// the last call: stores that bypass this memory's write path (the
+    /// translator's, through its own mapping) must fault on them.
+    pub fn take_fresh_code_pages(&mut self) -> Vec<u64> {
+        let mut code = self.code.borrow_mut();
+        if code.fresh.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut code.fresh)
     }
 }
 

@@ -113,6 +113,23 @@ pub fn lockstep(
             }
         }
         if std::env::var("LOCKSTEP_TRACE").is_ok() {
+            let mut bytes = [0u8; 15];
+            bbus.mem.read(mem::PhysAddr(u64::from(before.eip)), &mut bytes);
+            let i =
+                iced_x86::Decoder::with_ip(32, &bytes, u64::from(before.eip), iced_x86::DecoderOptions::NONE)
+                    .decode();
+            // The bytes at the step's start as they are now (code may have
+            // rewritten them), and the string registers of both machines.
+            eprintln!(
+                "  at {:#x} now: {i} (bt: ecx {:#x} esi {:#x} edi {:#x}; interp: ecx {:#x} esi {:#x} edi {:#x})",
+                before.eip,
+                b.state.regs[1],
+                b.state.regs[6],
+                b.state.regs[7],
+                a.state.regs[1],
+                a.state.regs[6],
+                a.state.regs[7]
+            );
             eprintln!(
                 "step {step}: from {:#x} n={n} -> a {:#x} b {:#x} stats {:?}",
                 before.eip,

@@ -989,15 +989,22 @@ fn emit_runtime(cache: &mut cache::CodeCache) -> Runtime {
     let mut entry = vec![
         0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, 0x48, 0x83, 0xec, 0x08, 0x49, 0x89, 0xff,
     ];
-    for (k, (reg, rex_r)) in host.iter().enumerate() {
-        // mov r32, [r15 + regs + 4k]
-        entry.extend_from_slice(&[
-            if *rex_r { 0x45 } else { 0x41 },
-            0x8b,
-            0x47 | (reg << 3),
-            r(regs + 4 * k),
-        ]);
-    }
+    // mov r32, [r15 + regs + 4k] (0x8b) or mov [r15 + regs + 4k], r32 (0x89)
+    // for each guest register.
+    let moves = |opcode: u8| -> Vec<u8> {
+        host.iter()
+            .enumerate()
+            .flat_map(|(k, &(reg, rex_r))| {
+                [
+                    if rex_r { 0x45 } else { 0x41 },
+                    opcode,
+                    0x47 | (reg << 3),
+                    r(regs + 4 * k),
+                ]
+            })
+            .collect()
+    };
+    entry.extend(moves(0x8b));
     entry.extend_from_slice(&[0x4d, 0x8b, 0x6f, budget]); // mov r13, [r15+budget]
     entry.extend_from_slice(&[0x4d, 0x8b, 0x77, executed]); // mov r14, [r15+executed]
     entry.extend_from_slice(&[0x41, 0xff, 0x77, rflags, 0x9d]); // push [r15+rflags]; popfq
@@ -1006,14 +1013,7 @@ fn emit_runtime(cache: &mut cache::CodeCache) -> Runtime {
     let entry_off = cache.push(&entry).expect("empty cache has room");
 
     let mut exit = vec![0x9c, 0x41, 0x8f, 0x47, rflags]; // pushfq; pop [r15+rflags]
-    for (k, (reg, rex_r)) in host.iter().enumerate() {
-        exit.extend_from_slice(&[
-            if *rex_r { 0x45 } else { 0x41 },
-            0x89,
-            0x47 | (reg << 3),
-            r(regs + 4 * k),
-        ]);
-    }
+    exit.extend(moves(0x89));
     // If translated code loaded the guest FPU state: fxsave [r15+image];
     // fninit (the host FPU is left as the ABI expects it).
     let loaded = r(offset_of!(Context, fpu_loaded));

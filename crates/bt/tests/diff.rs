@@ -16,17 +16,28 @@ fn machine(code: &[u8]) -> (Cpu, Bus) {
 }
 
 fn run_both(code: &[u8], budget: u64) -> (Cpu, Cpu) {
+    let (a, b, _) = run_both_with(code, budget, |_, _| {});
+    (a, b)
+}
+
+/// `code` under the interpreter and under the translator, each machine
+/// prepared by `setup`: the exits and the memory below 64 KiB must agree.
+/// Returns the interpreter's CPU, the translator's and the translator.
+fn run_both_with(code: &[u8], budget: u64, setup: impl Fn(&mut Cpu, &mut Bus)) -> (Cpu, Cpu, bt::Bt) {
     let (mut a, mut abus) = machine(code);
+    setup(&mut a, &mut abus);
     let ea = a.run(&mut abus, budget);
     let (mut b, mut bbus) = machine(code);
+    setup(&mut b, &mut bbus);
     let mut bt = bt::Bt::new(&bbus).unwrap();
     let eb = bt.run(&mut b, &mut bbus, budget);
     eprintln!("interp {ea:?}, bt {eb:?}, bt stats {:?}", bt.stats);
+    assert_eq!(ea, eb, "exits");
     let (mut ma, mut mb) = (vec![0u8; 0x10000], vec![0u8; 0x10000]);
     abus.mem.read(PhysAddr(0), &mut ma);
     bbus.mem.read(PhysAddr(0), &mut mb);
     assert!(ma == mb, "memory below 64 KiB differs");
-    (a, b)
+    (a, b, bt)
 }
 
 #[test]
@@ -123,15 +134,7 @@ fn x87_and_mmx_agree() {
 /// Run `code` under both engines with CR0 adjusted by `cr0`, and compare
 /// everything, the FPU included.
 fn both_with_cr0(code: &[u8], cr0: impl Fn(u32) -> u32) {
-    let (mut a, mut abus) = machine(code);
-    a.state.cr0 = cr0(a.state.cr0);
-    let ea = a.run(&mut abus, 10_000);
-    let (mut b, mut bbus) = machine(code);
-    b.state.cr0 = cr0(b.state.cr0);
-    let mut bt = bt::Bt::new(&bbus).unwrap();
-    let eb = bt.run(&mut b, &mut bbus, 10_000);
-    eprintln!("interp {ea:?}, bt {eb:?}, bt stats {:?}", bt.stats);
-    assert_eq!(ea, eb);
+    let (a, b, _) = run_both_with(code, 10_000, |c, _| c.state.cr0 = cr0(c.state.cr0));
     assert_eq!(a.state.regs, b.state.regs);
     assert_eq!(a.state.eip, b.state.eip);
     assert_eq!(a.state.fpu, b.state.fpu);
@@ -188,7 +191,7 @@ fn segments_with_bases_agree() {
         a.cli()?;
         a.hlt()
     });
-    let setup = |cpu: &mut Cpu| {
+    let setup = |cpu: &mut Cpu, _: &mut Bus| {
         let mut f = cpu.state.segs[cpu::SegReg::Ds as usize];
         f.base = 0x2000;
         cpu.state.segs[cpu::SegReg::Fs as usize] = f;
@@ -197,23 +200,10 @@ fn segments_with_bases_agree() {
         cpu.state.segs[cpu::SegReg::Gs as usize] = g;
         cpu.state.segs[cpu::SegReg::Ds as usize].base = 0x3000;
     };
-    let (mut a, mut abus) = machine(&code);
-    setup(&mut a);
-    let ea = a.run(&mut abus, 100_000);
-    let (mut b, mut bbus) = machine(&code);
-    setup(&mut b);
-    let mut bt = bt::Bt::new(&bbus).unwrap();
-    let eb = bt.run(&mut b, &mut bbus, 100_000);
-    eprintln!("interp {ea:?}, bt {eb:?}, bt stats {:?}", bt.stats);
-    assert_eq!(ea, eb);
+    let (a, b, bt) = run_both_with(&code, 100_000, setup);
     assert_eq!(a.state.regs, b.state.regs);
     assert_eq!(a.state.eip, b.state.eip);
     assert_eq!(a.state.fpu, b.state.fpu);
-    let mut ma = vec![0u8; 0x8000];
-    let mut mb = vec![0u8; 0x8000];
-    abus.mem.read(PhysAddr(0), &mut ma);
-    bbus.mem.read(PhysAddr(0), &mut mb);
-    assert!(ma == mb, "memory differs");
     assert!(bt.stats.executed > 1000, "the loop ran translated");
 }
 
@@ -448,23 +438,11 @@ fn segment_limits_agree() {
         cpu.state.regs[4] = 0x2f00; // ESP, below SS's limit, off the code's page
         cpu.state.regs[3] = 0x1000; // EBX
     };
-    let (mut a, mut abus) = machine(&code);
-    setup(&mut a, &mut abus);
-    let ea = a.run(&mut abus, 1_000_000);
-    let (mut b, mut bbus) = machine(&code);
-    setup(&mut b, &mut bbus);
-    let mut bt = bt::Bt::new(&bbus).unwrap();
-    let eb = bt.run(&mut b, &mut bbus, 1_000_000);
-    eprintln!("interp {ea:?}, bt {eb:?}, bt stats {:?}", bt.stats);
-    assert_eq!(ea, eb);
+    let (a, b, bt) = run_both_with(&code, 1_000_000, setup);
     assert_eq!(a.state.regs, b.state.regs);
     assert_eq!(a.state.eip, b.state.eip);
     assert_eq!(a.state.eflags, b.state.eflags);
     assert_eq!(a.state.fpu, b.state.fpu);
-    let (mut ma, mut mb) = (vec![0u8; 0x10000], vec![0u8; 0x10000]);
-    abus.mem.read(PhysAddr(0), &mut ma);
-    bbus.mem.read(PhysAddr(0), &mut mb);
-    assert!(ma == mb, "memory differs");
     let faults = u64::from(b.state.regs[6]);
     assert!(faults > 50, "accesses beyond the limits faulted: {faults}");
     assert!(bt.stats.executed > 300, "the loop ran translated: {:?}", bt.stats);

@@ -145,8 +145,8 @@ fn test(root: &Path, extra: &[String]) -> Result<ExitCode, String> {
     let cargo = std::env::var_os("CARGO")
         .map(PathBuf::from)
         .unwrap_or_else(|| "cargo".into());
-    let st = Command::new(&cargo)
-        .current_dir(root)
+    let mut workspace = Command::new(&cargo);
+    workspace
         .args(["test", "--release", "--workspace", "--no-fail-fast"])
         .args(extra)
         // The oracle, the ROM runner and the garbage test print their
@@ -155,51 +155,56 @@ fn test(root: &Path, extra: &[String]) -> Result<ExitCode, String> {
             &["--", "--nocapture"][..]
         } else {
             &[][..]
-        })
-        .status()
-        .map_err(|e| format!("cannot run cargo test: {e}"))?;
+        });
+    let workspace = step(root, &mut workspace, "the workspace tests")?;
     // The window, built with SDL2, on a virtual X server (xvfb-run picks a
     // free display number and removes it afterwards).
-    let gui = Command::new("xvfb-run")
-        .current_dir(root)
-        .arg("-a")
-        .arg(&cargo)
-        .args([
-            "test",
-            "--release",
-            "-p",
-            "strachey",
-            "--features",
-            "gui",
-            "--bins",
-            "--test",
-            "window",
-        ])
-        .status()
-        .map_err(|e| format!("cannot run xvfb-run (the window tests): {e}"))?;
-    if !gui.success() {
-        eprintln!("xtask: the window tests failed (xvfb-run -a cargo test -p strachey --features gui --test window)");
-    }
+    let mut gui = Command::new("xvfb-run");
+    gui.arg("-a").arg(&cargo).args([
+        "test",
+        "--release",
+        "-p",
+        "strachey",
+        "--features",
+        "gui",
+        "--bins",
+        "--test",
+        "window",
+    ]);
+    let gui = step(root, &mut gui, "the window tests")?;
     // The build other hosts get: no translator, the interpreter by default.
-    let interp_only = Command::new(&cargo)
-        .current_dir(root)
-        .args([
-            "test",
-            "--release",
-            "-p",
-            "strachey",
-            "--features",
-            "interp-only",
-            "--no-fail-fast",
-        ])
-        .status()
-        .map_err(|e| format!("cannot run cargo test (the build without the translator): {e}"))?;
-    if !interp_only.success() {
-        eprintln!("xtask: the tests of the build without the translator failed (cargo test -p strachey --features interp-only)");
-    }
-    Ok(if st.success() && gui.success() && interp_only.success() {
+    let mut interp_only = Command::new(&cargo);
+    interp_only.args([
+        "test",
+        "--release",
+        "-p",
+        "strachey",
+        "--features",
+        "interp-only",
+        "--no-fail-fast",
+    ]);
+    let interp_only = step(
+        root,
+        &mut interp_only,
+        "the tests of the build without the translator",
+    )?;
+    Ok(if workspace && gui && interp_only {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Run one more step of the suite in `root`; whether it passed (a failure
+/// is reported with the command that reproduces it).
+fn step(root: &Path, cmd: &mut Command, what: &str) -> Result<bool, String> {
+    let shown = format!("{cmd:?}");
+    let st = cmd
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot run {what} ({shown}): {e}"))?;
+    if !st.success() {
+        eprintln!("xtask: {what} failed: {shown}");
+    }
+    Ok(st.success())
 }

@@ -214,6 +214,8 @@ impl Bt {
         let ctx = Box::new(Context {
             rx_start,
             rx_end,
+            blocks_start: cache.rx_addr(runtime_len),
+            budget_in_r13: rt.budget_in_r13,
             fault_exit: rt.fault_exit,
             window_base: window.base(),
             ..Context::default()
@@ -960,6 +962,9 @@ struct Runtime {
     fault_exit: u64,
     fpu_load: u64,
     miss: u64,
+    /// Stub code during which r13 holds the block budget: the entry stub
+    /// after it loaded it, and the FPU-load helper (called from blocks).
+    budget_in_r13: [[u64; 2]; 2],
 }
 
 /// Emit the entry stub, the exit stub, the fault-exit stub and the FPU-load
@@ -1006,11 +1011,14 @@ fn emit_runtime(cache: &mut cache::CodeCache) -> Runtime {
     };
     entry.extend(moves(0x8b));
     entry.extend_from_slice(&[0x4d, 0x8b, 0x6f, budget]); // mov r13, [r15+budget]
+    let budget_loaded = entry.len() as u64;
     entry.extend_from_slice(&[0x4d, 0x8b, 0x77, executed]); // mov r14, [r15+executed]
     entry.extend_from_slice(&[0x41, 0xff, 0x77, rflags, 0x9d]); // push [r15+rflags]; popfq
     entry.extend_from_slice(&[0x41, 0xff, 0xa7]); // jmp [r15+target]
     entry.extend_from_slice(&target);
     let entry_off = cache.push(&entry).expect("empty cache has room");
+    let entry_rx = cache.rx_addr(entry_off);
+    let entry_tail = [entry_rx + budget_loaded, entry_rx + entry.len() as u64];
 
     let mut exit = vec![0x9c, 0x41, 0x8f, 0x47, rflags]; // pushfq; pop [r15+rflags]
     exit.extend(moves(0x89));
@@ -1051,6 +1059,7 @@ fn emit_runtime(cache: &mut cache::CodeCache) -> Runtime {
     load.extend_from_slice(&mxcsr);
     load.extend_from_slice(&[0x41, 0xc6, 0x47, loaded, 0x01, 0xc3]);
     let load_off = cache.push(&load).expect("room");
+    let load_rx = cache.rx_addr(load_off);
 
     // Indirect-branch miss: mov [r15+next_eip], r11d; mov dword
     // [r15+reason], NEXT; jmp exit.
@@ -1064,9 +1073,10 @@ fn emit_runtime(cache: &mut cache::CodeCache) -> Runtime {
     let miss_off = cache.push(&miss).expect("room");
     Runtime {
         miss: cache.rx_addr(miss_off),
-        entry: cache.rx_addr(entry_off),
+        entry: entry_rx,
         exit: exit_rx,
         fault_exit: fault_rx,
-        fpu_load: cache.rx_addr(load_off),
+        fpu_load: load_rx,
+        budget_in_r13: [entry_tail, [load_rx, load_rx + load.len() as u64]],
     }
 }

@@ -220,6 +220,10 @@ pub struct Context {
     pub rx_start: u64,
     /// End of the executable range.
     pub rx_end: u64,
+    /// Where blocks start in it (the runtime stubs come first).
+    pub blocks_start: u64,
+    /// Stub code during which r13 holds the block budget (for kicks).
+    pub budget_in_r13: [[u64; 2]; 2],
     /// Where a fault resumes.
     pub fault_exit: u64,
     /// Kicks the signal handler took since the run loop last looked.
@@ -264,6 +268,8 @@ impl Default for Context {
             _pad2: 0,
             rx_start: 0,
             rx_end: 0,
+            blocks_start: 0,
+            budget_in_r13: [[0; 2]; 2],
             fault_exit: 0,
             kicks: 0,
             seg_limit_neg: [0; 6],

@@ -101,19 +101,31 @@ fn kicked(ctx: *mut crate::Context, gregs: &mut [libc::greg_t]) {
     // does not touch it between entering and leaving translated code, and
     // reads it only after (volatile stores: the compiler must not assume
     // the interrupted code's view of it).
-    let in_code = unsafe {
+    let (in_blocks, in_stub) = unsafe {
         std::ptr::write_volatile(std::ptr::addr_of_mut!((*ctx).budget), 0);
         let kicks = std::ptr::addr_of_mut!((*ctx).kicks);
         std::ptr::write_volatile(kicks, std::ptr::read_volatile(kicks) + 1);
-        rip >= (*ctx).rx_start && rip < (*ctx).rx_end
+        (
+            rip >= (*ctx).blocks_start && rip < (*ctx).rx_end,
+            (*ctx)
+                .budget_in_r13
+                .iter()
+                .any(|&[lo, hi]| (lo..hi).contains(&rip)),
+        )
     };
-    if !in_code || gregs[libc::REG_R15 as usize] as u64 != ctx as u64 {
+    // Elsewhere r13 is the host's (or about to be restored from the
+    // stack): the exit stubs lead to the run loop, which looks at the
+    // board anyway.
+    if gregs[libc::REG_R15 as usize] as u64 != ctx as u64 || !(in_blocks || in_stub) {
         return;
     }
-    // SAFETY: RIP lies in the code cache's executable view, readable for
-    // its whole length; the bytes before it are the runtime stubs' or
-    // another block's, and those after it the same block's (every block
-    // ends in a jump, so at least 5 bytes follow any instruction).
+    if in_stub {
+        gregs[libc::REG_R13 as usize] = 0;
+        return;
+    }
+    // SAFETY: RIP lies in a block of the code cache's executable view: the
+    // 4 bytes before it are the runtime stubs' or a block's, and the 4
+    // from it its own (every block ends in a 5-byte jump).
     let code = |k: i64, n: usize| unsafe { std::slice::from_raw_parts((rip as i64 + k) as *const u8, n) };
     match crate::translate::budget_holder(code(-4, 4), code(0, 4)) {
         crate::translate::BudgetHolder::R13 => gregs[libc::REG_R13 as usize] = 0,

@@ -126,8 +126,9 @@ fn builtin_demo_runs_without_files() {
     );
 }
 
-/// A ROM that enters flat 32-bit protected mode and counts in EAX forever
-/// (`inc eax; jmp $-1`): code the translator runs without leaving it.
+/// A ROM that enters flat 32-bit protected mode, writes a line `P` to port
+/// 0xE9 and counts in EAX forever (`inc eax; jmp $-1` at 0xf0037): code the
+/// translator runs without leaving it.
 fn endless_flat32_rom(name: &str) -> PathBuf {
     let mut img = vec![0u8; 0x10000];
     let code: &[u8] = &[
@@ -143,6 +144,8 @@ fn endless_flat32_rom(name: &str) -> PathBuf {
         0x66, 0xb8, 0x10, 0x00, // mov ax, 0x10
         0x8e, 0xd8, 0x8e, 0xc0, 0x8e, 0xd0, // mov ds/es/ss, ax
         0xbc, 0x00, 0x80, 0x00, 0x00, // mov esp, 0x8000
+        0xb0, b'P', 0xe6, 0xe9, // mov al, 'P'; out 0xe9, al
+        0xb0, b'\n', 0xe6, 0xe9, // mov al, 10; out 0xe9, al
         0x40, 0xeb, 0xfd, // inc eax; jmp $-1
     ];
     img[0x20..0x20 + flat.len()].copy_from_slice(flat);
@@ -163,7 +166,7 @@ fn endless_flat32_rom(name: &str) -> PathBuf {
 #[test]
 fn sigint_stops_a_translated_loop_cleanly() {
     let r = endless_flat32_rom("endless32.bin");
-    let child = Command::new(env!("CARGO_BIN_EXE_strachey"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strachey"))
         .args([
             "run",
             "--bios",
@@ -171,14 +174,20 @@ fn sigint_stops_a_translated_loop_cleanly() {
             "--stats",
             "--timeout",
             "120",
+            "--debugcon",
+            "stdio",
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("run strachey");
-    // Long enough for the guest to reach its loop (milliseconds); the
-    // signal then finds the thread in translated code.
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    // Once the guest has written its line it is in its loop (and the signal
+    // handlers are in place); then a little longer, so that the signal
+    // finds the thread in translated code. (`--timeout` bounds the read.)
+    let mut line = [0u8; 2];
+    std::io::Read::read_exact(child.stdout.as_mut().expect("piped"), &mut line).expect("the guest's line");
+    assert_eq!(&line, b"P\n");
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -187,10 +196,10 @@ fn sigint_stops_a_translated_loop_cleanly() {
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
-    // In the loop: translated code leaves at its head (0xf002f); the
+    // In the loop: translated code leaves at its head (0xf0037); the
     // interpreter may stop at either instruction.
     assert!(
-        err.contains("interrupted at 0008:000f002f") || err.contains("interrupted at 0008:000f0030"),
+        err.contains("interrupted at 0008:000f0037") || err.contains("interrupted at 0008:000f0038"),
         "stopped in the loop: {err}"
     );
     assert!(!err.contains("timeout"), "{err}");

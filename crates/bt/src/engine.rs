@@ -639,20 +639,20 @@ impl Bt {
         let sel = |s: cpu::SegReg| cpu.state.seg(s).selector;
         let cs = sel(cpu::SegReg::Cs);
         let ds = cpu::SegReg::ALL
-            .get(usize::from((c.fpu_opseg >> 16) as u8))
+            .get((c.fpu_opseg >> 16) as usize)
             .map(|&s| sel(s));
         let f = &mut cpu.state.fpu;
         let (fip, fop, fcs, fdp, fds) = (f.fip, f.fop, f.fcs, f.fdp, f.fds);
         f.fxrstor(&c.fpu_image.0);
         (f.fip, f.fop, f.fcs, f.fdp, f.fds) = (fip, fop, fcs, fdp, fds);
-        if c.fpu_opseg != u32::MAX {
+        if c.fpu_opseg & 0xffff != 0xffff {
             f.fip = c.fpu_fip;
             f.fop = c.fpu_opseg as u16 & 0x7ff;
             f.fcs = cs;
-            if let Some(ds) = ds {
-                f.fdp = c.fpu_fdp;
-                f.fds = ds;
-            }
+        }
+        if let Some(ds) = ds {
+            f.fdp = c.fpu_fdp;
+            f.fds = ds;
         }
         self.fpu_cached = Some(cpu.state.fpu.clone());
         cpu.fpu_replaced(bus);

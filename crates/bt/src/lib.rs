@@ -196,10 +196,11 @@ pub struct Context {
     /// Guest FIP of the last non-control x87 instruction translated code
     /// executed (the host's own FIP would be a host address).
     pub fpu_fip: u32,
-    /// Its FOP (bits 0–10) and the segment of its memory operand (bits
-    /// 16–23, 0xff for none); all ones when none ran since entry.
+    /// Its FOP (low half; 0xffff when none ran since entry) and the
+    /// segment (ES..GS as 0..5) of the memory operand of the last such
+    /// instruction that had one (high half; 0xffff for none since entry).
     pub fpu_opseg: u32,
-    /// Its memory operand's offset.
+    /// That memory operand's offset.
     pub fpu_fdp: u32,
     /// The mnemonic (`iced_x86::Mnemonic` as a number) of the instruction
     /// a `REASON_FALLBACK` exit leaves to the interpreter.

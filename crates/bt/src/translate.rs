@@ -123,6 +123,12 @@ impl Emitter {
         self.code.extend_from_slice(&[0x41, 0xc7, 0x47, disp8(field)]);
         self.code.extend_from_slice(&v.to_le_bytes());
     }
+    /// `mov word [r15+field], imm16`
+    fn store_imm16(&mut self, field: usize, v: u16) {
+        self.code
+            .extend_from_slice(&[0x66, 0x41, 0xc7, 0x47, disp8(field)]);
+        self.code.extend_from_slice(&v.to_le_bytes());
+    }
     /// Make sure the host FPU holds the guest's x87/MMX state before the
     /// first x87 instruction of a block (flag-neutral: MOV, MOVZX, JRCXZ,
     /// CALL): `mov r10, rcx; movzx ecx, byte [r15+fpu_loaded]; jrcxz .load;
@@ -1140,16 +1146,16 @@ fn fpu(e: &mut Emitter, i: &Instruction) -> Option<()> {
         return Some(());
     }
     let has_mem = (0..i.op_count()).any(|n| i.op_kind(n) == OpKind::Memory);
-    let seg = if has_mem {
-        seg_index(i.memory_segment()) as u32
-    } else {
-        0xff
-    };
     e.store_imm(offset_of!(Context, fpu_fip), i.ip32());
-    e.store_imm(
-        offset_of!(Context, fpu_opseg),
-        u32::from(cpu::fpu::fop_of(i)) | seg << 16,
-    );
+    let fop = cpu::fpu::fop_of(i);
+    if has_mem {
+        let seg = seg_index(i.memory_segment()) as u32;
+        e.store_imm(offset_of!(Context, fpu_opseg), u32::from(fop) | seg << 16);
+    } else {
+        // The FOP half only: FDP and FDS stay those of the last instruction
+        // with a memory operand.
+        e.store_imm16(offset_of!(Context, fpu_opseg), fop);
+    }
     if has_mem {
         // lea r11d, [ea]; mov [r15+fpu_fdp], r11d
         let ea = ea_of(&to_host(i));

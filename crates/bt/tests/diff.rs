@@ -556,3 +556,25 @@ fn interpreter_stores_into_code_translated_after_they_began_are_seen() {
     assert_eq!(run(false), (0x11, 0x42), "the interpreter alone");
     assert_eq!(run(true), (0x11, 0x42), "with the translator");
 }
+
+/// FDP and FDS are those of the last x87 instruction with a memory operand,
+/// also when instructions without one follow in the same block (the fuzzer
+/// found the translator losing them).
+#[test]
+fn x87_data_pointer_survives_later_register_instructions() {
+    use iced_x86::code_asm::*;
+    let code = asm(|a| {
+        a.fninit()?; // exceptions masked
+        a.mov(ebx, 0x3d6)?;
+        a.fild(dword_ptr(ebx))?;
+        a.fld1()?;
+        a.fscale()?;
+        a.fadd_2(st0, st1)?;
+        a.cli()?;
+        a.hlt()
+    });
+    let (a, b, bt) = run_both_with(&code, 1000, |_, _| {});
+    assert_eq!(a.state.fpu.fdp, 0x3d6);
+    assert_eq!(a.state.fpu, b.state.fpu);
+    assert!(bt.stats.executed >= 5, "the x87 code ran translated: {:?}", bt.stats);
+}

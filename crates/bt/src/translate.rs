@@ -787,7 +787,11 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
         }
         (M::Pushad, Code::Pushad) => {
             // Stores first (a fault leaves ESP alone; the stores are
-            // repeated when the interpreter takes over), then ESP.
+            // repeated when the interpreter takes over), then ESP. Lowest
+            // address first: when ESP < 32 the frame wraps below 0, which
+            // is #SS for the whole instruction; the lowest slots then lie
+            // at the top of 4 GiB (ROM, holes or past the window: never
+            // writable), so the first store faults before any is made.
             let regs = [
                 Register::EAX,
                 Register::ECX,
@@ -798,7 +802,7 @@ fn translate_one(e: &mut Emitter, i: &Instruction) -> Option<bool> {
                 Register::ESI,
                 Register::EDI,
             ];
-            for (k, r) in regs.iter().enumerate() {
+            for (k, r) in regs.iter().enumerate().rev() {
                 let slot = stack(-4 * (k as i64 + 1));
                 e.insn(&Instruction::with2(Code::Mov_rm32_r32, slot, *r).ok()?)
                     .ok()?;

@@ -576,5 +576,27 @@ fn x87_data_pointer_survives_later_register_instructions() {
     let (a, b, bt) = run_both_with(&code, 1000, |_, _| {});
     assert_eq!(a.state.fpu.fdp, 0x3d6);
     assert_eq!(a.state.fpu, b.state.fpu);
-    assert!(bt.stats.executed >= 5, "the x87 code ran translated: {:?}", bt.stats);
+    assert!(
+        bt.stats.executed >= 5,
+        "the x87 code ran translated: {:?}",
+        bt.stats
+    );
+}
+
+/// PUSHAD whose frame wraps below address 0 raises #SS before writing
+/// anything; the translated form must not leave part of the frame behind
+/// (the fuzzer found it writing EAX's slot first).
+#[test]
+fn pushad_that_wraps_below_zero_writes_nothing() {
+    use iced_x86::code_asm::*;
+    let code = asm(|a| {
+        a.mov(eax, 0x1122_3344)?;
+        a.mov(esp, 5)?;
+        a.pushad()?;
+        a.cli()?;
+        a.hlt()
+    });
+    let (a, b, bt) = run_both_with(&code, 1000, |_, _| {});
+    assert_eq!(a.state.regs, b.state.regs);
+    assert!(bt.stats.executed > 0, "{:?}", bt.stats);
 }

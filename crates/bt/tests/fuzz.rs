@@ -1,7 +1,7 @@
 //! Random code under both engines, in lock step (`common::lockstep`): pages
 //! of random bytes mixed with random host-oracle instruction forms, in
-//! 32-bit protected mode at CPL 0 (flat, or data segments with random bases
-//! and limits) with an IDT whose handlers skip ahead, so
+//! 32-bit protected mode at CPL 0 or 3 (flat, or data segments with random
+//! bases and limits) with an IDT whose handlers skip ahead, so
 //! a case runs on through #UD, #GP, #DE and the rest. Any difference in
 //! registers, flags, EIP, the x87 state or memory fails.
 //!
@@ -21,8 +21,13 @@ use testkit::{forms, generate, Rng};
 const CODE: u32 = 0x0010_0000;
 const CODE_LEN: usize = 0x2000;
 const IDT: u32 = 0x0009_0000;
-/// A GDT with flat code (0x08) and data (0x10), for the handlers' IRET.
+/// The GDT: flat code (0x08) and data (0x10) at the case's privilege, flat
+/// kernel code (0x18) and data (0x20) for the handlers, and a TSS (0x28)
+/// whose ring-0 stack they run on when the case runs at CPL 3.
 const GDT: u32 = 0x0008_f000;
+const TSS: u32 = 0x0008_e000;
+/// The ring-0 stack for exceptions at CPL 3.
+const KERNEL_STACK: u32 = 0x0007_f000;
 const HANDLER: u32 = 0x0009_1000;
 const STACK: u32 = 0x0008_0000;
 const DATA: u32 = 0x0020_0000;
@@ -34,7 +39,7 @@ const RAM: usize = 8 << 20;
 /// exception gates lead to a handler that drops the error code when there
 /// is one (`add esp, 4` for 8, 10–14, 17), moves the return EIP on by one
 /// byte and returns, so execution goes on after a fault.
-fn machine(bus: &mut Bus, code: &[u8], data: &[u8], regs: [u32; 8], segs: &[(u32, u32); 6]) -> Cpu {
+fn machine(bus: &mut Bus, code: &[u8], data: &[u8], regs: [u32; 8], segs: &[(u32, u32); 6], cpl: u8) -> Cpu {
     // All of RAM as the case starts: zeros, then code, data and the IDT.
     bus.mem.write(PhysAddr(0), &vec![0u8; RAM]);
     bus.mem.write(PhysAddr(u64::from(CODE)), code);
@@ -43,16 +48,30 @@ fn machine(bus: &mut Bus, code: &[u8], data: &[u8], regs: [u32; 8], segs: &[(u32
     for v in 0..32u32 {
         let with_error = matches!(v, 8 | 10..=14 | 17);
         let h = HANDLER + v * 16 + if with_error { 0 } else { 3 };
-        // 32-bit interrupt gate, selector 8 (flat code), DPL 0, present.
-        let gate = (u64::from(h >> 16) << 48) | (0x8e00u64 << 32) | (8u64 << 16) | u64::from(h & 0xffff);
+        // 32-bit interrupt gate, selector 0x18 (kernel code), DPL 0, present.
+        let gate = (u64::from(h >> 16) << 48) | (0x8e00u64 << 32) | (0x18u64 << 16) | u64::from(h & 0xffff);
         idt.extend_from_slice(&gate.to_le_bytes());
     }
     bus.mem.write(PhysAddr(u64::from(IDT)), &idt);
-    let gdt: Vec<u8> = [0u64, 0x00cf_9a00_0000_ffff, 0x00cf_9200_0000_ffff]
-        .iter()
-        .flat_map(|d| d.to_le_bytes())
-        .collect();
+    let dpl = u64::from(cpl) << 45;
+    let tss = 0x0000_8b00_0000_0067 | u64::from(TSS & 0xff_ffff) << 16 | u64::from(TSS >> 24) << 56;
+    let gdt: Vec<u8> = [
+        0u64,
+        0x00cf_9a00_0000_ffff | dpl,
+        0x00cf_9200_0000_ffff | dpl,
+        0x00cf_9a00_0000_ffff,
+        0x00cf_9200_0000_ffff,
+        tss,
+    ]
+    .iter()
+    .flat_map(|d| d.to_le_bytes())
+    .collect();
     bus.mem.write(PhysAddr(u64::from(GDT)), &gdt);
+    // The TSS's ring-0 stack: ESP0, SS0.
+    bus.mem
+        .write(PhysAddr(u64::from(TSS) + 4), &KERNEL_STACK.to_le_bytes());
+    bus.mem
+        .write(PhysAddr(u64::from(TSS) + 8), &0x20u32.to_le_bytes());
     for v in 0..32u32 {
         // add esp, 4; inc dword [esp]; iretd
         let stub = [0x83, 0xc4, 0x04, 0xff, 0x04, 0x24, 0xcf];
@@ -60,7 +79,7 @@ fn machine(bus: &mut Bus, code: &[u8], data: &[u8], regs: [u32; 8], segs: &[(u32
     }
     bus.mem.take_smc_pages();
     let mut cpu = Cpu::new();
-    cpu.state.set_flat32(0);
+    cpu.state.set_flat32(cpl);
     for (k, &(base, limit)) in segs.iter().enumerate() {
         cpu.state.segs[k].base = base;
         cpu.state.segs[k].limit = limit;
@@ -73,7 +92,17 @@ fn machine(bus: &mut Bus, code: &[u8], data: &[u8], regs: [u32; 8], segs: &[(u32
         base: IDT,
         limit: 32 * 8 - 1,
     };
-    cpu.state.gdtr = cpu::TableReg { base: GDT, limit: 23 };
+    cpu.state.gdtr = cpu::TableReg {
+        base: GDT,
+        limit: 6 * 8 - 1,
+    };
+    cpu.state.tr = cpu::Segment {
+        selector: 0x28,
+        attr: cpu::attr::P | 0xb,
+        base: TSS,
+        limit: 0x67,
+        valid: true,
+    };
     cpu
 }
 
@@ -158,12 +187,14 @@ fn random_code_agrees() {
             };
         }
         let segs = random_segments(&mut rng);
+        // Half the cases run as user code.
+        let cpl = if rng.next_u32().is_multiple_of(2) { 0 } else { 3 };
         if only.is_some() && std::env::var_os("LOCKSTEP_TRACE").is_some() {
             show(&code, regs);
-            eprintln!("segments (base, limit) ES CS SS DS FS GS: {segs:x?}");
+            eprintln!("CPL {cpl}, segments (base, limit) ES CS SS DS FS GS: {segs:x?}");
         }
-        let mut a = machine(&mut abus, &code, &data, regs, &segs);
-        let mut b = machine(&mut bbus, &code, &data, regs, &segs);
+        let mut a = machine(&mut abus, &code, &data, regs, &segs, cpl);
+        let mut b = machine(&mut bbus, &code, &data, regs, &segs, cpl);
         bt.reset();
         let t0 = std::time::Instant::now();
         let result = common::lockstep(&mut a, &mut abus, &mut b, &mut bbus, &mut bt, 5_000);
